@@ -141,12 +141,14 @@ struct smbdirect_settings {
 	uint32_t max_read_write_size;
 	/**
 	 * Credits we ask the peer for (Connection.SendCreditTarget).
-	 * Default 255. Range 1..65535.
+	 * Default 255. Range 2..65535: with one credit each way, every
+	 * credit-only message leaves its sender with none, and two peers would
+	 * refill each other forever (see docs/architecture.md).
 	 */
 	uint16_t send_credit_target;
 	/**
 	 * Most receives we keep posted and grant (Connection.ReceiveCreditMax).
-	 * Default 255. Range 1..65535.
+	 * Default 255. Range 2..65535 (see send_credit_target).
 	 */
 	uint16_t receive_credit_max;
 	/**

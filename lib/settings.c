@@ -95,9 +95,11 @@ bool smbdirect_settings_validate(const struct smbdirect_settings *settings,
 	} else if (!in_range(settings->max_read_write_size, 1,
 			     1024 * 1024 * 1024)) {
 		bad = "max_read_write_size";
-	} else if (settings->send_credit_target == 0) {
+	} else if (settings->send_credit_target < 2) {
+		/* One credit each way makes two peers refill each other with
+		 * credit-only messages forever; two is the working minimum. */
 		bad = "send_credit_target";
-	} else if (settings->receive_credit_max == 0) {
+	} else if (settings->receive_credit_max < 2) {
 		bad = "receive_credit_max";
 	} else if (settings->max_outstanding_sends == 0) {
 		bad = "max_outstanding_sends";

@@ -22,7 +22,13 @@
 
 #include "stream.h"
 
-#define MESSAGES 10000u
+/* 10,000 messages each way; SMBDIRECT_TEST_QUICK (set by the valgrind
+ * stage of buildtools/test.sh, where everything runs ~50x slower) uses
+ * 1,000 and fewer random configurations. The full count runs in the
+ * release and ASan+UBSan stages. */
+static uint32_t messages = 10000;
+static uint64_t random_configs = 24;
+#define MESSAGES messages
 
 static void run_stream(const struct smbdirect_settings *a,
 		       const struct smbdirect_settings *b, uint64_t seed,
@@ -48,6 +54,21 @@ static void run_stream(const struct smbdirect_settings *a,
 	assert_false(p->qp_failed);
 	assert_false(p->side[0].terminated);
 	assert_false(p->side[1].terminated);
+
+	/* Once the upper layers are done the wire goes quiet: no endless
+	 * exchange of credit-only messages. */
+	{
+		unsigned int i;
+
+		for (i = 0; i < 10000 && (p->side[0].slot_count > 0 ||
+					  p->side[1].slot_count > 0);
+		     i++) {
+			pair_step(p);
+		}
+		assert_int_equal(p->side[0].slot_count, 0);
+		assert_int_equal(p->side[1].slot_count, 0);
+		assert_true(p->now == start);
+	}
 	talloc_free(mem);
 }
 
@@ -80,17 +101,17 @@ static void test_stream_random_credits(void **state)
 	uint64_t seed;
 
 	(void)state;
-	for (seed = 100; seed < 108; seed++) {
+	for (seed = 100; seed < 100 + random_configs; seed++) {
 		struct smbdirect_settings a;
 		struct smbdirect_settings b;
 		uint64_t x = seed * 0x9E3779B97F4A7C15ull;
 
 		smbdirect_settings_default(&a);
 		smbdirect_settings_default(&b);
-		a.send_credit_target = (uint16_t)(1 + (x >> 8) % 255);
-		a.receive_credit_max = (uint16_t)(1 + (x >> 16) % 255);
-		b.send_credit_target = (uint16_t)(1 + (x >> 24) % 255);
-		b.receive_credit_max = (uint16_t)(1 + (x >> 32) % 255);
+		a.send_credit_target = (uint16_t)(2 + (x >> 8) % 254);
+		a.receive_credit_max = (uint16_t)(2 + (x >> 16) % 254);
+		b.send_credit_target = (uint16_t)(2 + (x >> 24) % 254);
+		b.receive_credit_max = (uint16_t)(2 + (x >> 32) % 254);
 		a.max_send_size = b.max_receive_size =
 			(uint32_t)(128 + (x >> 40) % 2000);
 		b.max_send_size = a.max_receive_size =
@@ -106,26 +127,51 @@ static void test_stream_random_credits(void **state)
 	}
 }
 
-/* The smallest credit numbers: each side asks for and grants 1. */
-static void test_stream_one_credit(void **state)
+/* The smallest credit numbers allowed: each side asks for and grants 2,
+ * with the smallest legal sizes, one completion per poll. */
+static void test_stream_two_credits(void **state)
 {
 	struct smbdirect_settings s;
 
 	(void)state;
 	smbdirect_settings_default(&s);
-	s.send_credit_target = 1;
-	s.receive_credit_max = 1;
+	s.send_credit_target = 2;
+	s.receive_credit_max = 2;
+	s.max_send_size = 128;
+	s.max_receive_size = 128;
 	s.max_fragmented_size = 131072;
 	run_stream(&s, &s, 3, false, 1);
 }
 
+/* Two credits one way, many the other. */
+static void test_stream_asymmetric_credits(void **state)
+{
+	struct smbdirect_settings a;
+	struct smbdirect_settings b;
+
+	(void)state;
+	smbdirect_settings_default(&a);
+	smbdirect_settings_default(&b);
+	a.send_credit_target = 2;
+	a.receive_credit_max = 255;
+	b.send_credit_target = 255;
+	b.receive_credit_max = 2;
+	run_stream(&a, &b, 4, true, 3);
+	run_stream(&b, &a, 5, true, 3);
+}
+
 int main(void)
 {
+	if (getenv("SMBDIRECT_TEST_QUICK") != NULL) {
+		messages = 1000;
+		random_configs = 4;
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream_defaults),
 		cmocka_unit_test(test_stream_smallest_sizes),
 		cmocka_unit_test(test_stream_random_credits),
-		cmocka_unit_test(test_stream_one_credit),
+		cmocka_unit_test(test_stream_two_credits),
+		cmocka_unit_test(test_stream_asymmetric_credits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,33 @@
+#!/bin/bash
+# Install everything libsmbdirect needs to build and test, from Debian 12's
+# own archive only. Idempotent; run as root.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential cmake pkg-config git
+	libtalloc-dev libtevent-dev libcmocka-dev
+	libibverbs-dev librdmacm-dev rdma-core ibverbs-providers
+	clang libclang-rt-14-dev
+	valgrind python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+	echo "setup: all ${#PACKAGES[@]} packages present"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "setup: missing packages (${missing[*]}); run as root" >&2
+	exit 1
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get -o DPkg::Lock::Timeout=600 update -q
+apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,126 @@
+#!/bin/bash
+# Run every test of libsmbdirect: set up the machine, then
+#   1. release build (gcc -O2) + unit tests (CTest/cmocka)
+#   2. the same unit tests built with AddressSanitizer + UBSan
+#   3. the unit tests under valgrind memcheck (leaks and errors are fatal)
+#   4. libFuzzer targets (clang), each for a bounded time
+#   5. CMakeLists.txt and wscript list the same sources
+#   6. install into a staging dir and build a consumer with pkg-config
+# Ends with one line "tests: N passed, M failed"; exits non-zero on failure.
+#
+# Usage (as root, from the repository): bash buildtools/test.sh
+# Environment: FUZZ_SECONDS (per fuzz target, default 90), JOBS.
+set -uo pipefail
+
+here="$(cd "$(dirname "$0")/.." && pwd)"
+jobs="${JOBS:-$(nproc)}"
+fuzz_seconds="${FUZZ_SECONDS:-90}"
+passed=0
+failed=0
+failures=()
+
+bash "$here/buildtools/setup-debian.sh" || exit 1
+
+# Count a CTest run: add its passed and failed tests to the totals.
+ctest_stage() {
+	local name="$1" dir="$2"
+	shift 2
+	local log="$dir/ctest-$name.log"
+	echo "== $name"
+	(cd "$dir" && ctest --output-on-failure "$@") 2>&1 | tee "$log"
+	local line total nfail
+	line="$(grep -E '[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)"
+	if [ -z "$line" ]; then
+		failed=$((failed + 1))
+		failures+=("$name: ctest did not run")
+		return
+	fi
+	nfail="$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed.*/\1/')"
+	total="$(echo "$line" | sed -E 's/.*out of ([0-9]+).*/\1/')"
+	passed=$((passed + total - nfail))
+	failed=$((failed + nfail))
+	if [ "$nfail" -ne 0 ]; then
+		failures+=("$name: $nfail of $total failed")
+	fi
+}
+
+# Count a single check.
+check_stage() {
+	local name="$1"
+	shift
+	echo "== $name"
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("$name")
+	fi
+}
+
+build_tree() {
+	local dir="$1"
+	shift
+	cmake -S "$here" -B "$dir" "$@" >"$dir.configure.log" 2>&1 &&
+		cmake --build "$dir" -j"$jobs" >"$dir.build.log" 2>&1
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		tail -50 "$dir.configure.log" "$dir.build.log" 2>/dev/null
+	fi
+	return $rc
+}
+
+mkdir -p "$here/build"
+
+# 1. Release build and unit tests.
+if check_stage "build release" build_tree "$here/build/test-release" \
+	-DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON; then
+	ctest_stage release "$here/build/test-release" -j"$jobs"
+fi
+
+# 2. ASan + UBSan.
+if check_stage "build asan+ubsan" build_tree "$here/build/test-asan" \
+	-DCMAKE_BUILD_TYPE=Debug -DSMBDIRECT_SANITIZE=ON -DBUILD_TESTING=ON; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest_stage asan+ubsan "$here/build/test-asan" -j"$jobs"
+fi
+
+# 3. valgrind memcheck on the release build's unit tests: any error or
+#    definite/indirect leak fails the test.
+valgrind_one() {
+	SMBDIRECT_TEST_QUICK=1 valgrind -q --error-exitcode=99 --leak-check=full \
+		--errors-for-leak-kinds=definite,indirect \
+		--show-leak-kinds=definite,indirect "$1" >"$1.valgrind.log" 2>&1
+	local rc=$?
+	if [ $rc -ne 0 ]; then
+		tail -40 "$1.valgrind.log"
+	fi
+	return $rc
+}
+if [ -d "$here/build/test-release/test/unit" ]; then
+	for t in "$here"/build/test-release/test/unit/test_*; do
+		[ -x "$t" ] || continue
+		check_stage "valgrind $(basename "$t")" valgrind_one "$t"
+	done
+fi
+
+# 4. Fuzzers, bounded.
+if check_stage "build fuzzers" env CC=clang bash -c "$(declare -f build_tree); here='$here'; jobs='$jobs'; build_tree '$here/build/test-fuzz' -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMBDIRECT_FUZZ=ON -DBUILD_TESTING=ON"; then
+	check_stage "fuzz ($fuzz_seconds s per target)" \
+		bash "$here/buildtools/run-fuzz.sh" "$here/build/test-fuzz" "$fuzz_seconds"
+fi
+
+# 5. The waf (Samba tree) and CMake source lists agree.
+check_stage "source lists (CMake = wscript)" \
+	bash "$here/buildtools/check-sources.sh"
+
+# 6. Install and consume through pkg-config.
+check_stage "install + pkg-config consumer" \
+	bash "$here/buildtools/check-install.sh" "$here/build/test-install"
+
+echo
+for f in "${failures[@]}"; do
+	echo "FAILED: $f"
+done
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

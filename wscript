@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+# libsmbdirect built inside Samba's source tree with Samba's waf (wafsamba).
+# The standalone build is CMakeLists.txt; the two source lists must match
+# (buildtools/check-sources.sh, run by the test command, checks it).
+# This file is exercised by the Samba tier.
+
+SMBDIRECT_SOURCES = '''
+    lib/settings.c
+    lib/wire.c
+    lib/engine.c
+'''
+
+SMBDIRECT_PUBLIC_HEADERS = '''
+    include/smbdirect.h
+    include/smbdirect_wire.h
+    include/smbdirect_engine.h
+'''
+
+
+def configure(conf):
+    conf.CHECK_HEADERS('infiniband/verbs.h rdma/rdma_cma.h')
+    conf.CHECK_LIB('ibverbs rdmacm', shlib=True)
+
+
+def build(bld):
+    bld.SAMBA_LIBRARY('smbdirect',
+                      source=SMBDIRECT_SOURCES,
+                      includes='include lib',
+                      public_headers=SMBDIRECT_PUBLIC_HEADERS,
+                      deps='talloc',
+                      private_library=True)

@@ -8,6 +8,7 @@ SMBDIRECT_SOURCES = '''
     lib/settings.c
     lib/wire.c
     lib/engine.c
+    lib/send_desc.c
 '''
 
 SMBDIRECT_PUBLIC_HEADERS = '''

@@ -122,6 +122,28 @@ struct smbdirect_send_desc {
 };
 
 /**
+ * @brief Wire length of a message to send: header plus payload.
+ *
+ * @param desc A descriptor given to the send callback.
+ * @return header_length + data_length.
+ */
+size_t smbdirect_send_desc_length(const struct smbdirect_send_desc *desc);
+
+/**
+ * @brief Copy a whole message to send (header, then payload gathered from
+ *        the iovecs) into one flat buffer, as a transport does for a small
+ *        or inline send.
+ *
+ * @param desc A descriptor given to the send callback.
+ * @param dst  Destination.
+ * @param size Size of @p dst.
+ * @return Bytes written, or 0 if @p size is too small or the iovecs hold
+ *         fewer than data_length bytes.
+ */
+size_t smbdirect_send_desc_copy(const struct smbdirect_send_desc *desc,
+				uint8_t *dst, size_t size);
+
+/**
  * @brief The actions an engine asks of its caller. All are required.
  *
  * Every callback gets the private_data given to smbdirect_engine_new().

@@ -32,10 +32,6 @@ static int mock_send(void *priv, const struct smbdirect_send_desc *desc)
 {
 	struct mock *m = priv;
 	struct mock_sent *s;
-	size_t left = desc->data_length;
-	size_t off = desc->iov_offset;
-	unsigned int i = 0;
-	uint8_t *p;
 
 	if (m->send_error != 0) {
 		return m->send_error;
@@ -44,22 +40,11 @@ static int mock_send(void *priv, const struct smbdirect_send_desc *desc)
 		abort();
 	}
 	s = &m->sent[m->sent_count++];
-	s->length = desc->header_length + desc->data_length;
+	s->length = smbdirect_send_desc_length(desc);
 	s->bytes = talloc_size(m, s->length > 0 ? s->length : 1);
 	s->msg = desc->msg;
-	memcpy(s->bytes, desc->header, desc->header_length);
-	p = s->bytes + desc->header_length;
-	while (left > 0) {
-		size_t n = desc->iov[i].iov_len - off;
-
-		if (n > left) {
-			n = left;
-		}
-		memcpy(p, (const uint8_t *)desc->iov[i].iov_base + off, n);
-		p += n;
-		left -= n;
-		off = 0;
-		i += 1;
+	if (smbdirect_send_desc_copy(desc, s->bytes, s->length) != s->length) {
+		abort();
 	}
 	return 0;
 }

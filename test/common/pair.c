@@ -75,12 +75,8 @@ static int side_send(void *priv, const struct smbdirect_send_desc *desc)
 	struct pair_side *s = priv;
 	struct pair *p = s->pair;
 	struct pair_side *peer = &p->side[1 - s->index];
-	size_t length = desc->header_length + desc->data_length;
-	size_t left = desc->data_length;
-	size_t off = desc->iov_offset;
-	unsigned int i = 0;
+	size_t length = smbdirect_send_desc_length(desc);
 	uint32_t slot;
-	uint8_t *dst;
 
 	if (p->qp_failed) {
 		return 0; /* flushed in error, like a dead QP */
@@ -100,20 +96,10 @@ static int side_send(void *priv, const struct smbdirect_send_desc *desc)
 	}
 	peer->posted_free -= 1;
 	slot = (peer->slot_first + peer->slot_count) % peer->slot_capacity;
-	dst = peer->slot[slot];
-	memcpy(dst, desc->header, desc->header_length);
-	dst += desc->header_length;
-	while (left > 0) {
-		size_t n = desc->iov[i].iov_len - off;
-
-		if (n > left) {
-			n = left;
-		}
-		memcpy(dst, (const uint8_t *)desc->iov[i].iov_base + off, n);
-		dst += n;
-		left -= n;
-		off = 0;
-		i += 1;
+	if (smbdirect_send_desc_copy(desc, peer->slot[slot],
+				     peer->buffer_size) != length) {
+		qp_fail(p, "harness: bad send descriptor");
+		return 0;
 	}
 	peer->slot_length[slot] = length;
 	peer->slot_count += 1;

@@ -372,7 +372,8 @@ smbdirect_engine_reason(const struct smbdirect_engine *engine);
 /**
  * @brief The negotiated values.
  * @param engine The engine.
- * @return A pointer into the engine, or NULL before negotiation finished.
+ * @return A pointer into the engine, or NULL unless negotiation succeeded
+ *         (it stays valid after the connection ended).
  */
 const struct smbdirect_params *
 smbdirect_engine_params(const struct smbdirect_engine *engine);

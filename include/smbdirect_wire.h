@@ -130,7 +130,6 @@ enum smbdirect_wire_error {
 	SMBDIRECT_WIRE_TOO_MANY,          /**< More descriptors than the caller allows */
 	SMBDIRECT_WIRE_ZERO_LENGTH,       /**< A descriptor of length 0 */
 	SMBDIRECT_WIRE_TOO_LARGE,         /**< Total length above the limit */
-	SMBDIRECT_WIRE_NO_SPACE,          /**< Output buffer too small (encoders) */
 };
 
 /**
@@ -211,11 +210,12 @@ size_t smbdirect_data_header_encode(const struct smbdirect_data_header *hdr,
 /**
  * @brief Decode and validate a data transfer message ([MS-SMBD] 2.2.3).
  *
- * Checks: at least 20 bytes; Flags has no undefined bit; if DataLength is
- * 0, DataOffset may be anything and the message carries no data; otherwise
- * DataOffset is 8-byte aligned, at least 20 (it may not overlap the header)
- * and DataOffset + DataLength fits in @p len. Cross-message checks
- * (RemainingDataLength, sizes) belong to the engine.
+ * Checks ([MS-SMBD] 2.2.3, 3.1.5.8): at least 20 bytes; Flags has no
+ * undefined bit; DataOffset is 8-byte aligned and DataOffset + DataLength
+ * fits in @p len (for every message, so an empty one may carry DataOffset 0
+ * or any aligned offset within it); with a payload, DataOffset is at least
+ * 20 (the payload may not overlap the header). Cross-message checks
+ * (credits, RemainingDataLength, sizes) belong to the engine.
  *
  * @param buf  Received bytes.
  * @param len  Number of received bytes.

@@ -26,6 +26,8 @@ struct smbdirect_engine {
 	struct smbdirect_engine_callbacks cb;
 	void *private_data;
 	struct smbdirect_params params;
+	/* Negotiation succeeded (params are valid), even if ended since. */
+	bool negotiated;
 
 	/* 3.1.1.1 Connection.SendCredits: granted by the peer, unused. */
 	uint32_t send_credits;
@@ -85,15 +87,20 @@ static void terminate(struct smbdirect_engine *e, enum smbdirect_reason reason,
 		      const char *fmt, ...)
 {
 	va_list ap;
+	char detail[sizeof(e->detail)];
 
 	if (e->state == SMBDIRECT_STATE_TERMINATED) {
 		return;
 	}
 	e->state = SMBDIRECT_STATE_TERMINATED;
 	e->reason = reason;
+	/* After a failure response (3.1.5.3) the detail recorded earlier is
+	 * passed back in as the argument of "%s": format into a copy, since
+	 * vsnprintf() into its own source is undefined (glibc printed ""). */
 	va_start(ap, fmt);
-	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	memcpy(e->detail, detail, sizeof(e->detail));
 
 	/* The caller owns every queued and in-flight message again. */
 	e->queue_head = NULL;
@@ -237,6 +244,14 @@ static uint32_t credit_ceiling(const struct smbdirect_engine *e)
 {
 	uint32_t ceiling = e->receive_credit_target;
 	uint32_t bound = (uint32_t)e->settings.receive_credit_max + 1;
+
+	/* Nor may the peer ever hold more than 65535 of our credits: 3.1.5.8
+	 * counts them in 16 bits, and recv_data() ends a connection whose
+	 * peer grants beyond that (credit-overflow). With receive_credit_max
+	 * 65535 the extra receive would be the 65536th credit. */
+	if (bound > UINT16_MAX) {
+		bound = UINT16_MAX;
+	}
 
 	if (e->send_credits == 1 && e->queue_head != NULL &&
 	    ceiling < e->receive_credits + 1) {
@@ -476,6 +491,7 @@ static void arm_idle_timer(struct smbdirect_engine *e, uint64_t now)
 static void become_connected(struct smbdirect_engine *e, uint64_t now)
 {
 	e->state = SMBDIRECT_STATE_CONNECTED;
+	e->negotiated = true;
 	e->negotiate_deadline = SMBDIRECT_NO_EXPIRY;
 	arm_idle_timer(e, now);
 	e->cb.connected(e->private_data, &e->params);
@@ -798,10 +814,20 @@ static void recv_payload(struct smbdirect_engine *e,
 {
 	uint32_t length = hdr->data_length;
 	uint32_t remaining = hdr->remaining_data_length;
+	uint64_t total = (uint64_t)length + remaining;
 
+	/* 3.1.5.8: DataLength + RemainingDataLength of every message, first
+	 * fragment or not, empty or not, must fit MaxFragmentedSize; it is
+	 * one of the field checks, so it comes before the sequence checks. */
+	if (total > e->params.max_fragmented_receive_size) {
+		terminate(e, SMBDIRECT_REASON_FRAGMENT_OVERFLOW,
+			  "message of %llu bytes exceeds "
+			  "MaxFragmentedSize %u",
+			  (unsigned long long)total,
+			  e->params.max_fragmented_receive_size);
+		return;
+	}
 	if (!e->reassembling) {
-		uint64_t total = (uint64_t)length + remaining;
-
 		if (length == 0) {
 			if (remaining != 0) {
 				terminate(e, SMBDIRECT_REASON_FRAGMENT_SEQUENCE,
@@ -809,16 +835,6 @@ static void recv_payload(struct smbdirect_engine *e,
 					  "RemainingDataLength %u",
 					  remaining);
 			}
-			return;
-		}
-		/* 3.1.5.8: a message larger than MaxFragmentedSize ends the
-		 * connection. */
-		if (total > e->params.max_fragmented_receive_size) {
-			terminate(e, SMBDIRECT_REASON_FRAGMENT_OVERFLOW,
-				  "message of %llu bytes exceeds "
-				  "MaxFragmentedSize %u",
-				  (unsigned long long)total,
-				  e->params.max_fragmented_receive_size);
 			return;
 		}
 		if (remaining == 0) {
@@ -1143,7 +1159,7 @@ enum smbdirect_reason smbdirect_engine_reason(const struct smbdirect_engine *e)
 const struct smbdirect_params *
 smbdirect_engine_params(const struct smbdirect_engine *e)
 {
-	if (e->params.protocol == 0) {
+	if (!e->negotiated) {
 		return NULL;
 	}
 	return &e->params;

@@ -32,8 +32,6 @@ const char *smbdirect_wire_error_string(enum smbdirect_wire_error error)
 		return "zero-length";
 	case SMBDIRECT_WIRE_TOO_LARGE:
 		return "too-large";
-	case SMBDIRECT_WIRE_NO_SPACE:
-		return "no-space";
 	}
 	return "unknown";
 }
@@ -181,17 +179,17 @@ smbdirect_data_header_decode(const uint8_t *buf, size_t len,
 	if ((hdr->flags & ~SMBDIRECT_FLAGS_VALID) != 0) {
 		return SMBDIRECT_WIRE_BAD_FLAGS;
 	}
-	if (hdr->data_length == 0) {
-		/* No payload: DataOffset does not point at anything. */
-		return SMBDIRECT_WIRE_OK;
+	/* 3.1.5.8: DataOffset is 8-byte aligned, for every message (0, as
+	 * sent with no payload, passes). */
+	if (hdr->data_offset % SMBDIRECT_DATA_ALIGNMENT != 0) {
+		return SMBDIRECT_WIRE_BAD_DATA_OFFSET;
 	}
-	/* 2.2.3 DataOffset: 8-byte aligned, and the payload cannot overlap
-	 * the 20-byte header. */
-	if (hdr->data_offset % SMBDIRECT_DATA_ALIGNMENT != 0 ||
+	/* 2.2.3: a payload cannot overlap the 20-byte header. */
+	if (hdr->data_length > 0 &&
 	    hdr->data_offset < SMBDIRECT_DATA_HEADER_MIN) {
 		return SMBDIRECT_WIRE_BAD_DATA_OFFSET;
 	}
-	/* 2.2.3 DataLength: the payload lies within the received bytes. */
+	/* 3.1.5.8: DataOffset + DataLength lies within the message. */
 	end = (uint64_t)hdr->data_offset + hdr->data_length;
 	if (end > len) {
 		return SMBDIRECT_WIRE_BAD_DATA_LENGTH;

@@ -478,6 +478,41 @@ static uint32_t min_u32(uint32_t a, uint32_t b)
 	return a < b ? a : b;
 }
 
+/*
+ * 3.1.5.6 (listener) and 3.1.5.7 (initiator) adjust the connection the same
+ * way from the peer's negotiate message.
+ */
+static void set_params(struct smbdirect_engine *e,
+		       uint32_t peer_preferred_send_size,
+		       uint32_t peer_max_receive_size,
+		       uint32_t peer_max_fragmented_size,
+		       uint16_t peer_credits_requested,
+		       uint32_t max_read_write_size)
+{
+	struct smbdirect_params *p = &e->params;
+
+	p->protocol = SMBDIRECT_PROTOCOL_VERSION;
+	/* Our MaxReceiveSize shrinks to the peer's PreferredSendSize, but
+	 * never below 128. */
+	p->max_receive_size = min_u32(e->settings.max_receive_size,
+				      peer_preferred_send_size);
+	if (p->max_receive_size < SMBDIRECT_MIN_RECEIVE_SIZE) {
+		p->max_receive_size = SMBDIRECT_MIN_RECEIVE_SIZE;
+	}
+	/* We send no more than the peer can receive. */
+	p->max_send_size =
+		min_u32(e->settings.max_send_size, peer_max_receive_size);
+	p->max_fragmented_send_size = peer_max_fragmented_size;
+	p->max_fragmented_receive_size = e->settings.max_fragmented_size;
+	p->max_read_write_size = max_read_write_size;
+	p->send_credit_target = e->settings.send_credit_target;
+	/* ReceiveCreditTarget is the peer's CreditsRequested; 3.1.5.9 never
+	 * posts more than Connection.ReceiveCreditMax. */
+	p->receive_credit_target = (uint16_t)min_u32(
+		peer_credits_requested, e->settings.receive_credit_max);
+	e->receive_credit_target = p->receive_credit_target;
+}
+
 static void arm_idle_timer(struct smbdirect_engine *e, uint64_t now)
 {
 	if (e->settings.keepalive_interval_ms == 0) {
@@ -606,26 +641,11 @@ static void recv_negotiate_request(struct smbdirect_engine *e, uint64_t now,
 		return;
 	}
 
-	p->protocol = SMBDIRECT_PROTOCOL_VERSION;
-	/* 3.1.5.6: our receive size shrinks to the peer's PreferredSendSize,
-	 * but never below 128. */
-	p->max_receive_size =
-		min_u32(e->settings.max_receive_size, req.preferred_send_size);
-	if (p->max_receive_size < SMBDIRECT_MIN_RECEIVE_SIZE) {
-		p->max_receive_size = SMBDIRECT_MIN_RECEIVE_SIZE;
-	}
-	/* 3.1.5.6: we send no more than the peer can receive. */
-	p->max_send_size =
-		min_u32(e->settings.max_send_size, req.max_receive_size);
-	p->max_fragmented_send_size = req.max_fragmented_size;
-	p->max_fragmented_receive_size = e->settings.max_fragmented_size;
-	p->max_read_write_size = e->settings.max_read_write_size;
-	p->send_credit_target = e->settings.send_credit_target;
-	/* 3.1.5.6: ReceiveCreditTarget from CreditsRequested, capped by
-	 * Connection.ReceiveCreditMax. */
-	p->receive_credit_target = (uint16_t)min_u32(
-		req.credits_requested, e->settings.receive_credit_max);
-	e->receive_credit_target = p->receive_credit_target;
+	/* 3.1.5.6: the listener's MaxReadWriteSize is its own (the request
+	 * carries none). */
+	set_params(e, req.preferred_send_size, req.max_receive_size,
+		   req.max_fragmented_size, req.credits_requested,
+		   e->settings.max_read_write_size);
 
 	/* 3.1.5.6 / 3.1.5.4: grant credits only for receives really posted
 	 * before the response goes out. */
@@ -675,7 +695,6 @@ static void recv_negotiate_response(struct smbdirect_engine *e, uint64_t now,
 				    const uint8_t *buf, size_t length)
 {
 	struct smbdirect_negotiate_response rsp;
-	struct smbdirect_params *p = &e->params;
 
 	if (smbdirect_negotiate_response_decode(buf, length, &rsp) !=
 	    SMBDIRECT_WIRE_OK) {
@@ -737,24 +756,12 @@ static void recv_negotiate_response(struct smbdirect_engine *e, uint64_t now,
 		return;
 	}
 
-	p->protocol = SMBDIRECT_PROTOCOL_VERSION;
-	/* 3.1.5.7: the smaller of ours and the peer's, with 128 as floor
-	 * for what we receive. */
-	p->max_receive_size =
-		min_u32(e->settings.max_receive_size, rsp.preferred_send_size);
-	if (p->max_receive_size < SMBDIRECT_MIN_RECEIVE_SIZE) {
-		p->max_receive_size = SMBDIRECT_MIN_RECEIVE_SIZE;
-	}
-	p->max_send_size =
-		min_u32(e->settings.max_send_size, rsp.max_receive_size);
-	p->max_fragmented_send_size = rsp.max_fragmented_size;
-	p->max_fragmented_receive_size = e->settings.max_fragmented_size;
-	p->max_read_write_size = min_u32(e->settings.max_read_write_size,
-					 rsp.max_read_write_size);
-	p->send_credit_target = e->settings.send_credit_target;
-	p->receive_credit_target = (uint16_t)min_u32(
-		rsp.credits_requested, e->settings.receive_credit_max);
-	e->receive_credit_target = p->receive_credit_target;
+	/* 3.1.5.7: MaxReadWriteSize is the smaller of ours and the
+	 * listener's. */
+	set_params(e, rsp.preferred_send_size, rsp.max_receive_size,
+		   rsp.max_fragmented_size, rsp.credits_requested,
+		   min_u32(e->settings.max_read_write_size,
+			   rsp.max_read_write_size));
 	/* 3.1.5.7: Connection.SendCredits = CreditsGranted. */
 	e->send_credits = rsp.credits_granted;
 

@@ -24,144 +24,28 @@
 #include <talloc.h>
 
 #include "mock.h"
-
-static int setup(void **state)
-{
-	*state = talloc_new(NULL);
-	return *state == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	talloc_free(*state);
-	return 0;
-}
-
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-#define BOTH(f) T(f##_initiator), T(f##_responder)
-#define ROLE_TESTS(f)                                                     \
-	static void f##_initiator(void **state)                           \
-	{                                                                 \
-		f(state, SMBDIRECT_ROLE_INITIATOR);                       \
-	}                                                                 \
-	static void f##_responder(void **state)                           \
-	{                                                                 \
-		f(state, SMBDIRECT_ROLE_RESPONDER);                       \
-	}
+#include "unit.h"
 
 /* --- helpers ---------------------------------------------------------- */
 
-static void assert_running(const struct mock *m)
-{
-	if (m->terminated_count != 0) {
-		fail_msg("terminated unexpectedly: %s (%s)",
-			 smbdirect_reason_string(m->reason), m->detail);
-	}
-}
-
-static void assert_terminated(const struct mock *m,
-			      enum smbdirect_reason reason)
-{
-	if (m->terminated_count != 1 || m->reason != reason) {
-		fail_msg("expected one termination with %s, got %d, last %s "
-			 "(%s)",
-			 smbdirect_reason_string(reason), m->terminated_count,
-			 smbdirect_reason_string(m->reason), m->detail);
-	}
-	assert_int_equal(smbdirect_engine_state(m->engine),
-			 SMBDIRECT_STATE_TERMINATED);
-	assert_int_equal(smbdirect_engine_reason(m->engine), reason);
-}
-
-static struct smbdirect_engine_stats stats(const struct mock *m)
-{
-	struct smbdirect_engine_stats st;
-
-	smbdirect_engine_get_stats(m->engine, &st);
-	return st;
-}
-
-static void clear_logs(struct mock *m)
-{
-	m->sent_count = 0;
-	m->delivered_count = 0;
-	m->done_count = 0;
-}
-
-/* A connected engine. The peer asks for `requests` credits and grants
- * `grants`: initiator: in the response, and the engine spends one at once
- * on its first credit grant; responder: in the peer's first data message
- * (none if 0), which asks for a response, so that the engine spends one
- * at once to give back the credit that message used. Either way the
- * engine then holds `grants - 1` send credits and the peer holds its full
- * target of our credits. All sends completed, logs cleared. */
-static struct mock *ready_cfg(void *mem, enum smbdirect_role role,
-			      const struct smbdirect_settings *s,
-			      uint16_t requests, uint16_t grants)
-{
-	struct mock *m = mock_new(mem, role, s);
-
-	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
-	mock_complete_all(m);
-	if (role == SMBDIRECT_ROLE_INITIATOR) {
-		struct smbdirect_negotiate_response rsp =
-			mock_default_response();
-
-		rsp.credits_requested = requests;
-		rsp.credits_granted = grants;
-		mock_recv_negotiate_response(m, &rsp);
-	} else {
-		struct smbdirect_negotiate_request req = mock_default_request();
-
-		req.credits_requested = requests;
-		mock_recv_negotiate_request(m, &req);
-		mock_complete_all(m);
-		if (grants > 0) {
-			mock_recv_data(m, requests, grants,
-				       SMBDIRECT_FLAG_RESPONSE_REQUESTED, 0,
-				       NULL, 0);
-		}
-	}
-	assert_running(m);
-	assert_true(m->connected);
-	mock_complete_all(m);
-	clear_logs(m);
-	return m;
-}
-
-struct tmsg {
-	struct smbdirect_engine_msg msg;
-	struct iovec iov;
-	uint8_t data[];
-};
-
-static struct smbdirect_engine_msg *new_msg(void *mem, size_t len)
-{
-	struct tmsg *t = talloc_size(mem, sizeof(struct tmsg) + len);
-
-	assert_non_null(t);
-	memset(t, 0, sizeof(*t));
-	memset(t->data, 0x5C, len);
-	t->iov.iov_base = t->data;
-	t->iov.iov_len = len;
-	t->msg.iov = &t->iov;
-	t->msg.iov_count = 1;
-	return &t->msg;
-}
-
+/* Submit a message of `len` bytes; the engine takes it. */
 static void submit(struct mock *m, size_t len)
 {
-	assert_int_equal(
-		smbdirect_engine_submit(m->engine, m->now, new_msg(m, len)), 0);
+	assert_int_equal(smbdirect_engine_submit(m->engine, m->now,
+						 &tmsg_new(m, len, 0x5C)->msg),
+			 0);
 }
 
-static struct smbdirect_data_header sent_hdr(const struct mock *m, size_t i)
+/* ready_credits() with our ReceiveCreditMax `receive_credit_max`. */
+static struct mock *ready_max(void *mem, enum smbdirect_role role,
+			      uint16_t receive_credit_max, uint16_t requests,
+			      uint16_t grants)
 {
-	struct smbdirect_data_header hdr;
+	struct smbdirect_settings s;
 
-	assert_true(i < m->sent_count);
-	assert_true(mock_sent_data(m, i, &hdr));
-	return hdr;
+	smbdirect_settings_default(&s);
+	s.receive_credit_max = receive_credit_max;
+	return ready_credits(mem, role, &s, requests, grants);
 }
 
 /* Sum of CreditsGranted of the data messages sent from index `from`. */
@@ -183,7 +67,7 @@ static uint64_t granted_since(const struct mock *m, size_t from)
 static void test_3_1_5_1_send_consumes_one_credit(void **state,
 						  enum smbdirect_role role)
 {
-	struct mock *m = ready_cfg(*state, role, NULL, 255, 100);
+	struct mock *m = ready_credits(*state, role, NULL, 255, 100);
 	struct smbdirect_engine_stats st0 = stats(m);
 
 	submit(m, 10);
@@ -202,7 +86,7 @@ ROLE_TESTS(test_3_1_5_1_send_consumes_one_credit)
 static void test_3_1_5_1_no_send_without_credit(void **state,
 						enum smbdirect_role role)
 {
-	struct mock *m = ready_cfg(*state, role, NULL, 255, 1);
+	struct mock *m = ready_credits(*state, role, NULL, 255, 1);
 
 	assert_int_equal(stats(m).send_credits, 0);
 	submit(m, 100);
@@ -233,7 +117,7 @@ static void test_3_1_5_1_last_credit_only_for_granting_message(
 	void **state, enum smbdirect_role role)
 {
 	/* Peer target 4; 2 send credits left. */
-	struct mock *m = ready_cfg(*state, role, NULL, 4, 3);
+	struct mock *m = ready_credits(*state, role, NULL, 4, 3);
 	struct smbdirect_data_header hdr;
 
 	assert_int_equal(stats(m).send_credits, 2);
@@ -271,13 +155,9 @@ ROLE_TESTS(test_3_1_5_1_last_credit_only_for_granting_message)
 static void test_3_1_5_9_extra_receive_bounded(void **state,
 					       enum smbdirect_role role)
 {
-	struct smbdirect_settings s;
-	struct mock *m;
+	struct mock *m = ready_max(*state, role, 4, 255, 2);
 	int i;
 
-	smbdirect_settings_default(&s);
-	s.receive_credit_max = 4;
-	m = ready_cfg(*state, role, &s, 255, 2);
 	assert_int_equal(m->params.receive_credit_target, 4);
 	for (i = 0; i < 20; i++) {
 		submit(m, 10);
@@ -302,12 +182,8 @@ ROLE_TESTS(test_3_1_5_9_extra_receive_bounded)
 static void test_3_1_5_9_peer_never_holds_more_than_65535_credits(
 	void **state, enum smbdirect_role role)
 {
-	struct smbdirect_settings s;
-	struct mock *m;
+	struct mock *m = ready_max(*state, role, 65535, 65535, 2);
 
-	smbdirect_settings_default(&s);
-	s.receive_credit_max = 65535;
-	m = ready_cfg(*state, role, &s, 65535, 2);
 	assert_int_equal(stats(m).receive_credits, 65535);
 	assert_int_equal(stats(m).send_credits, 1);
 	submit(m, 10);
@@ -388,7 +264,7 @@ ROLE_TESTS(test_3_1_5_9_credits_only_for_posted_receives)
 static void test_3_1_5_9_grant_toward_peer_target(void **state,
 						  enum smbdirect_role role)
 {
-	struct mock *m = ready_cfg(*state, role, NULL, 10, 255);
+	struct mock *m = ready_credits(*state, role, NULL, 10, 255);
 	struct smbdirect_data_header hdr;
 	int i;
 
@@ -428,13 +304,9 @@ ROLE_TESTS(test_3_1_5_9_grant_toward_peer_target)
 static void test_3_1_5_9_grant_capped_by_receive_credit_max(
 	void **state, enum smbdirect_role role)
 {
-	struct smbdirect_settings s;
-	struct mock *m;
+	struct mock *m = ready_max(*state, role, 50, 500, 255);
 	int i;
 
-	smbdirect_settings_default(&s);
-	s.receive_credit_max = 50;
-	m = ready_cfg(*state, role, &s, 500, 255);
 	assert_int_equal(m->params.receive_credit_target, 50);
 	assert_true(stats(m).receive_credits <= 50);
 	for (i = 0; i < 40; i++) {
@@ -454,7 +326,7 @@ ROLE_TESTS(test_3_1_5_9_grant_capped_by_receive_credit_max)
 static void test_3_1_5_1_data_message_carries_due_credits(
 	void **state, enum smbdirect_role role)
 {
-	struct mock *m = ready_cfg(*state, role, NULL, 10, 255);
+	struct mock *m = ready_credits(*state, role, NULL, 10, 255);
 	uint64_t credit_only = stats(m).credit_only_sent;
 	int i;
 
@@ -483,7 +355,7 @@ ROLE_TESTS(test_3_1_5_1_data_message_carries_due_credits)
 static void test_3_1_5_8_no_credit_terminates(void **state,
 					      enum smbdirect_role role)
 {
-	struct mock *m = ready_cfg(*state, role, NULL, 3, 1);
+	struct mock *m = ready_credits(*state, role, NULL, 3, 1);
 	int i;
 
 	assert_int_equal(stats(m).send_credits, 0);
@@ -508,7 +380,7 @@ ROLE_TESTS(test_3_1_5_8_no_credit_terminates)
 static void test_3_1_5_8_credit_overflow_terminates(void **state,
 						    enum smbdirect_role role)
 {
-	struct mock *m = ready_cfg(*state, role, NULL, 255, 1000);
+	struct mock *m = ready_credits(*state, role, NULL, 255, 1000);
 	uint16_t have = stats(m).send_credits;
 
 	mock_recv_data(m, 255, 5, 0, 0, NULL, 0);
@@ -521,7 +393,7 @@ static void test_3_1_5_8_credit_overflow_terminates(void **state,
 	assert_terminated(m, SMBDIRECT_REASON_CREDIT_OVERFLOW);
 	assert_int_equal(m->delivered_count, 0);
 
-	m = ready_cfg(*state, role, NULL, 255, 2);
+	m = ready_credits(*state, role, NULL, 255, 2);
 	mock_recv_data(m, 255, 65535, 0, 0, NULL, 0);
 	assert_terminated(m, SMBDIRECT_REASON_CREDIT_OVERFLOW);
 }
@@ -539,7 +411,7 @@ static void test_3_1_5_1_credits_requested_is_send_credit_target(
 
 	smbdirect_settings_default(&s);
 	s.send_credit_target = 37;
-	m = ready_cfg(*state, role, &s, 4, 255);
+	m = ready_credits(*state, role, &s, 4, 255);
 	submit(m, 3000);
 	mock_recv_data(m, 4, 0, SMBDIRECT_FLAG_RESPONSE_REQUESTED, 0, NULL, 0);
 	for (i = 0; i < 3; i++) {
@@ -563,7 +435,7 @@ static void test_3_1_5_6_responder_starts_with_zero_send_credits(
 	void **state)
 {
 	struct mock *m =
-		ready_cfg(*state, SMBDIRECT_ROLE_RESPONDER, NULL, 255, 0);
+		ready_credits(*state, SMBDIRECT_ROLE_RESPONDER, NULL, 255, 0);
 
 	assert_int_equal(stats(m).send_credits, 0);
 	submit(m, 10);
@@ -601,7 +473,7 @@ static void test_3_1_5_7_initiator_send_credits_from_response(void **state)
 static void test_3_1_5_8_credits_granted_added(void **state,
 					       enum smbdirect_role role)
 {
-	struct mock *m = ready_cfg(*state, role, NULL, 255, 100);
+	struct mock *m = ready_credits(*state, role, NULL, 255, 100);
 	uint16_t have = stats(m).send_credits;
 
 	mock_recv_data(m, 255, 5, 0, 0, NULL, 0);
@@ -621,7 +493,7 @@ ROLE_TESTS(test_3_1_5_8_credits_granted_added)
 static void test_3_1_5_8_credit_only_message_when_peer_low(
 	void **state, enum smbdirect_role role)
 {
-	struct mock *m = ready_cfg(*state, role, NULL, 10, 255);
+	struct mock *m = ready_credits(*state, role, NULL, 10, 255);
 	uint64_t credit_only = stats(m).credit_only_sent;
 	struct smbdirect_data_header hdr;
 	int i;
@@ -653,7 +525,7 @@ ROLE_TESTS(test_3_1_5_8_credit_only_message_when_peer_low)
 static void test_3_1_5_8_peer_at_zero_credits_refilled(
 	void **state, enum smbdirect_role role)
 {
-	struct mock *m = ready_cfg(*state, role, NULL, 2, 255);
+	struct mock *m = ready_credits(*state, role, NULL, 2, 255);
 	int i;
 
 	mock_recv_data(m, 2, 0, 0, 0, NULL, 0);
@@ -662,7 +534,7 @@ static void test_3_1_5_8_peer_at_zero_credits_refilled(
 	assert_int_equal(m->sent_count, 1);
 	assert_int_equal(sent_hdr(m, 0).credits_granted, 2);
 
-	m = ready_cfg(*state, role, NULL, 1, 255);
+	m = ready_credits(*state, role, NULL, 1, 255);
 	for (i = 0; i < 5; i++) {
 		assert_int_equal(stats(m).receive_credits, 1);
 		mock_recv_data(m, 1, 0, 0, 0, NULL, 0);
@@ -681,7 +553,7 @@ ROLE_TESTS(test_3_1_5_8_peer_at_zero_credits_refilled)
 static void test_cork_batches_credit_grants(void **state,
 					    enum smbdirect_role role)
 {
-	struct mock *m = ready_cfg(*state, role, NULL, 10, 255);
+	struct mock *m = ready_credits(*state, role, NULL, 10, 255);
 	struct smbdirect_data_header hdr;
 	int i;
 
@@ -694,7 +566,7 @@ static void test_cork_batches_credit_grants(void **state,
 		assert_int_equal(sent_hdr(m, (size_t)i).credits_granted, 1);
 	}
 
-	m = ready_cfg(*state, role, NULL, 10, 255);
+	m = ready_credits(*state, role, NULL, 10, 255);
 	smbdirect_engine_cork(m->engine);
 	for (i = 0; i < 3; i++) {
 		mock_recv_data(m, 10, 0, SMBDIRECT_FLAG_RESPONSE_REQUESTED, 0,
@@ -708,7 +580,7 @@ static void test_cork_batches_credit_grants(void **state,
 	assert_int_equal(hdr.data_length, 0);
 	assert_int_equal(stats(m).receive_credits, 10);
 
-	m = ready_cfg(*state, role, NULL, 10, 255);
+	m = ready_credits(*state, role, NULL, 10, 255);
 	smbdirect_engine_cork(m->engine);
 	mock_recv_data(m, 10, 0, SMBDIRECT_FLAG_RESPONSE_REQUESTED, 0, NULL,
 		       0);

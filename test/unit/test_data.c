@@ -22,131 +22,27 @@
 #include <talloc.h>
 
 #include "mock.h"
-
-static int setup(void **state)
-{
-	*state = talloc_new(NULL);
-	return *state == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	talloc_free(*state);
-	return 0;
-}
-
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-#define BOTH(f) T(f##_initiator), T(f##_responder)
-#define ROLE_TESTS(f)                                                     \
-	static void f##_initiator(void **state)                           \
-	{                                                                 \
-		f(state, SMBDIRECT_ROLE_INITIATOR);                       \
-	}                                                                 \
-	static void f##_responder(void **state)                           \
-	{                                                                 \
-		f(state, SMBDIRECT_ROLE_RESPONDER);                       \
-	}
+#include "unit.h"
 
 /* --- helpers ---------------------------------------------------------- */
 
-static void assert_running(const struct mock *m)
-{
-	if (m->terminated_count != 0) {
-		fail_msg("terminated unexpectedly: %s (%s)",
-			 smbdirect_reason_string(m->reason), m->detail);
-	}
-}
-
-static void assert_terminated(const struct mock *m,
-			      enum smbdirect_reason reason)
-{
-	if (m->terminated_count != 1 || m->reason != reason) {
-		fail_msg("expected one termination with %s, got %d, last %s "
-			 "(%s)",
-			 smbdirect_reason_string(reason), m->terminated_count,
-			 smbdirect_reason_string(m->reason), m->detail);
-	}
-	assert_int_equal(smbdirect_engine_state(m->engine),
-			 SMBDIRECT_STATE_TERMINATED);
-	assert_int_equal(smbdirect_engine_reason(m->engine), reason);
-}
-
-/* The peer's side of the negotiation. */
-struct peer_cfg {
-	uint16_t requests;            /* CreditsRequested */
-	uint16_t grants;              /* credits granted (responder: in the
-				       * peer's first data message; 0: none) */
-	uint32_t max_receive_size;    /* peer's MaxReceiveSize */
-	uint32_t preferred_send_size; /* peer's PreferredSendSize */
-	uint32_t max_fragmented_size; /* peer's MaxFragmentedSize */
-};
-
-static struct peer_cfg peer_default(void)
-{
-	struct peer_cfg pc = {
-		.requests = 255,
-		.grants = 255,
-		.max_receive_size = 1364,
-		.preferred_send_size = 1364,
-		.max_fragmented_size = 1048576,
-	};
-	return pc;
-}
-
-static void clear_logs(struct mock *m)
-{
-	m->sent_count = 0;
-	m->delivered_count = 0;
-	m->done_count = 0;
-}
-
-/* A connected engine of `role`, all sends completed, logs cleared. The
- * responder's credits come from the peer's first data message, as in
- * [MS-SMBD] 4.1. */
-static struct mock *ready_cfg(void *mem, enum smbdirect_role role,
-			      const struct smbdirect_settings *s,
-			      const struct peer_cfg *pc)
-{
-	struct mock *m = mock_new(mem, role, s);
-
-	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
-	mock_complete_all(m);
-	if (role == SMBDIRECT_ROLE_INITIATOR) {
-		struct smbdirect_negotiate_response rsp =
-			mock_default_response();
-
-		rsp.credits_requested = pc->requests;
-		rsp.credits_granted = pc->grants;
-		rsp.max_receive_size = pc->max_receive_size;
-		rsp.preferred_send_size = pc->preferred_send_size;
-		rsp.max_fragmented_size = pc->max_fragmented_size;
-		mock_recv_negotiate_response(m, &rsp);
-	} else {
-		struct smbdirect_negotiate_request req = mock_default_request();
-
-		req.credits_requested = pc->requests;
-		req.max_receive_size = pc->max_receive_size;
-		req.preferred_send_size = pc->preferred_send_size;
-		req.max_fragmented_size = pc->max_fragmented_size;
-		mock_recv_negotiate_request(m, &req);
-		mock_complete_all(m);
-		if (pc->grants > 0) {
-			mock_recv_data(m, pc->requests, pc->grants, 0, 0, NULL,
-				       0);
-		}
-	}
-	assert_running(m);
-	assert_true(m->connected);
-	mock_complete_all(m);
-	clear_logs(m);
-	return m;
-}
-
+/* A connected engine of `role` with the default peer; see ready_peer(). */
 static struct mock *ready(void *mem, enum smbdirect_role role)
 {
 	struct peer_cfg pc = peer_default();
 
-	return ready_cfg(mem, role, NULL, &pc);
+	return ready_peer(mem, role, NULL, &pc);
+}
+
+/* ready() with our MaxFragmentedSize at its smallest, 131072. */
+static struct mock *ready_131072(void *mem, enum smbdirect_role role)
+{
+	struct smbdirect_settings s;
+	struct peer_cfg pc = peer_default();
+
+	smbdirect_settings_default(&s);
+	s.max_fragmented_size = 131072;
+	return ready_peer(mem, role, &s, &pc);
 }
 
 static uint8_t pattern(size_t i, unsigned int seed)
@@ -154,30 +50,22 @@ static uint8_t pattern(size_t i, unsigned int seed)
 	return (uint8_t)((i * 31u) ^ (i >> 8) ^ (seed * 101u));
 }
 
-/* An upper-layer message of `len` pattern bytes in one iovec. */
-struct tmsg {
-	struct smbdirect_engine_msg msg;
-	struct iovec iov[8];
-	uint8_t *data;
-	size_t len;
-};
-
-static struct tmsg *new_msg(void *mem, size_t len, unsigned int seed)
+/* Fill `n` bytes at `b` with the pattern of `seed` from index `at` on. */
+static void fill_pattern(uint8_t *b, size_t n, size_t at, unsigned int seed)
 {
-	struct tmsg *t = talloc_zero(mem, struct tmsg);
 	size_t i;
 
-	assert_non_null(t);
-	t->data = talloc_size(t, len > 0 ? len : 1);
-	assert_non_null(t->data);
-	for (i = 0; i < len; i++) {
-		t->data[i] = pattern(i, seed);
+	for (i = 0; i < n; i++) {
+		b[i] = pattern(at + i, seed);
 	}
-	t->len = len;
-	t->iov[0].iov_base = t->data;
-	t->iov[0].iov_len = len;
-	t->msg.iov = t->iov;
-	t->msg.iov_count = 1;
+}
+
+/* An upper-layer message of `len` pattern bytes in one iovec. */
+static struct tmsg *new_msg(void *mem, size_t len, unsigned int seed)
+{
+	struct tmsg *t = tmsg_new(mem, len, 0);
+
+	fill_pattern(t->data, len, 0, seed);
 	return t;
 }
 
@@ -267,41 +155,17 @@ static void pump(struct mock *m, uint16_t grant)
 	fail_msg("the queue never drained");
 }
 
-/* Put a 20-byte data transfer header with these fields at `b`. */
-static void put_header(uint8_t *b, uint16_t cr, uint16_t cg, uint16_t flags,
-		       uint16_t reserved, uint32_t remaining, uint32_t offset,
-		       uint32_t length)
-{
-	const uint32_t v[3] = {remaining, offset, length};
-	int i;
-	int k;
-
-	b[0] = (uint8_t)cr;
-	b[1] = (uint8_t)(cr >> 8);
-	b[2] = (uint8_t)cg;
-	b[3] = (uint8_t)(cg >> 8);
-	b[4] = (uint8_t)flags;
-	b[5] = (uint8_t)(flags >> 8);
-	b[6] = (uint8_t)reserved;
-	b[7] = (uint8_t)(reserved >> 8);
-	for (k = 0; k < 3; k++) {
-		for (i = 0; i < 4; i++) {
-			b[8 + 4 * k + i] = (uint8_t)(v[k] >> (8 * i));
-		}
-	}
-}
-
-/* Feed a hand-built message of `total` bytes: the header, zero padding
- * up to `offset`, then pattern bytes (seed 7) to the end. */
+/* Feed a hand-built message of `total` bytes: the header (Reserved and
+ * RemainingDataLength 0), zero padding up to `offset`, then pattern bytes
+ * (seed 7) to the end. */
 static void recv_raw(struct mock *m, uint16_t cr, uint16_t cg, uint16_t flags,
-		     uint32_t remaining, uint32_t offset, uint32_t length,
-		     size_t total)
+		     uint32_t offset, uint32_t length, size_t total)
 {
 	uint8_t *buf = talloc_zero_size(m, total > 20 ? total : 20);
 	size_t i;
 
 	assert_non_null(buf);
-	put_header(buf, cr, cg, flags, 0, remaining, offset, length);
+	put_data_header(buf, cr, cg, flags, 0, 0, offset, length);
 	for (i = offset > 20 ? offset : 20; i < total; i++) {
 		buf[i] = pattern(i - offset, 7);
 	}
@@ -315,14 +179,25 @@ static void recv_fragment(struct mock *m, uint32_t length, uint32_t remaining,
 			  unsigned int seed, size_t at)
 {
 	uint8_t *data = talloc_size(m, length > 0 ? length : 1);
-	size_t i;
 
 	assert_non_null(data);
-	for (i = 0; i < length; i++) {
-		data[i] = pattern(at + i, seed);
-	}
+	fill_pattern(data, length, at, seed);
 	mock_recv_data(m, 255, 0, 0, remaining, data, length);
 	talloc_free(data);
+}
+
+/* Feed a valid message with Reserved `reserved`, DataOffset `offset` and
+ * `length` pattern bytes (seed 7), its padding bytes set to 0xAA. */
+static void recv_padded(struct mock *m, uint16_t reserved, uint32_t offset,
+			uint32_t length)
+{
+	uint8_t buf[64];
+
+	assert_true(offset >= 20 && offset + length <= sizeof(buf));
+	put_data_header(buf, 255, 0, 0, reserved, 0, offset, length);
+	memset(buf + 20, 0xAA, offset - 20);
+	fill_pattern(buf + offset, length, 0, 7);
+	mock_recv(m, buf, offset + length);
 }
 
 static void assert_delivered(const struct mock *m, size_t index,
@@ -339,15 +214,29 @@ static void assert_delivered(const struct mock *m, size_t index,
 	}
 }
 
-/* After a validation failure: nothing more happens, whatever arrives. */
-static void assert_dead(struct mock *m, size_t sent_before)
+/* A validation failure ended the connection with `reason`: nothing was
+ * delivered or sent, and nothing more happens, whatever arrives. */
+static void assert_rejected(struct mock *m, enum smbdirect_reason reason)
 {
+	assert_terminated(m, reason);
 	assert_int_equal(m->delivered_count, 0);
-	assert_int_equal(m->sent_count, sent_before);
+	assert_int_equal(m->sent_count, 0);
 	mock_recv_data(m, 255, 1, 0, 0, "late", 4);
 	assert_int_equal(m->delivered_count, 0);
 	assert_int_equal(m->terminated_count, 1);
-	assert_int_equal(m->sent_count, sent_before);
+	assert_int_equal(m->sent_count, 0);
+}
+
+/* A fresh connection of `role` given recv_raw() of these fields ends with
+ * invalid-message (assert_rejected()). */
+static void expect_invalid(void *mem, enum smbdirect_role role, uint16_t cr,
+			   uint16_t cg, uint16_t flags, uint32_t offset,
+			   uint32_t length, size_t total)
+{
+	struct mock *m = ready(mem, role);
+
+	recv_raw(m, cr, cg, flags, offset, length, total);
+	assert_rejected(m, SMBDIRECT_REASON_INVALID_MESSAGE);
 }
 
 /* --- sending: 3.1.4.2, 3.1.5.4 ----------------------------------------- */
@@ -397,7 +286,7 @@ static void test_3_1_5_4_fragments_within_max_send_size(
 
 	smbdirect_settings_default(&s);
 	s.max_send_size = 256;
-	m = ready_cfg(*state, role, &s, &pc);
+	m = ready_peer(*state, role, &s, &pc);
 	assert_int_equal(m->params.max_send_size, 256);
 	assert_int_equal(smbdirect_engine_submit(m->engine, m->now, &t->msg),
 			 0);
@@ -456,7 +345,7 @@ static void test_3_1_5_4_peer_max_receive_size_bounds_messages(
 	struct mock *m;
 
 	pc.max_receive_size = 300;
-	m = ready_cfg(*state, role, NULL, &pc);
+	m = ready_peer(*state, role, NULL, &pc);
 	assert_int_equal(m->params.max_send_size, 300);
 	assert_int_equal(smbdirect_engine_submit(m->engine, m->now, &t->msg),
 			 0);
@@ -478,13 +367,13 @@ static void test_3_1_5_4_iovec_gather(void **state, enum smbdirect_role role)
 	size_t off = 0;
 	size_t i;
 
-	for (i = 0; i < 7; i++) {
+	for (i = 0; i < ARRAY_SIZE(parts); i++) {
 		t->iov[i].iov_base = t->data + off;
 		t->iov[i].iov_len = parts[i];
 		off += parts[i];
 	}
 	assert_int_equal(off, 2017);
-	t->msg.iov_count = 7;
+	t->msg.iov_count = ARRAY_SIZE(parts);
 	assert_int_equal(smbdirect_engine_submit(m->engine, m->now, &t->msg),
 			 0);
 	assert_int_equal(m->sent_count, 2);
@@ -559,7 +448,7 @@ static void test_3_1_4_2_submit_above_max_fragmented_send_size(
 	struct mock *m;
 
 	pc.max_fragmented_size = 131072;
-	m = ready_cfg(*state, role, NULL, &pc);
+	m = ready_peer(*state, role, NULL, &pc);
 	assert_int_equal(m->params.max_fragmented_send_size, 131072);
 	assert_int_equal(smbdirect_engine_submit(m->engine, m->now, &big->msg),
 			 EMSGSIZE);
@@ -637,7 +526,7 @@ static void test_3_1_5_1_queued_messages_sent_in_order(
 	/* Initiator: 1 credit, spent at once on its credit grant.
 	 * Responder: no credit until the peer grants. */
 	pc.grants = role == SMBDIRECT_ROLE_INITIATOR ? 1 : 0;
-	m = ready_cfg(*state, role, NULL, &pc);
+	m = ready_peer(*state, role, NULL, &pc);
 	smbdirect_engine_get_stats(m->engine, &st);
 	assert_int_equal(st.send_credits, 0);
 
@@ -697,12 +586,8 @@ static void test_3_1_5_8_message_shorter_than_20_terminates(
 	static const size_t lengths[] = {19, 1, 0};
 	size_t i;
 
-	for (i = 0; i < 3; i++) {
-		struct mock *m = ready(*state, role);
-
-		recv_raw(m, 255, 0, 0, 0, 0, 0, lengths[i]);
-		assert_terminated(m, SMBDIRECT_REASON_INVALID_MESSAGE);
-		assert_dead(m, 0);
+	for (i = 0; i < ARRAY_SIZE(lengths); i++) {
+		expect_invalid(*state, role, 255, 0, 0, 0, 0, lengths[i]);
 	}
 }
 ROLE_TESTS(test_3_1_5_8_message_shorter_than_20_terminates)
@@ -715,7 +600,7 @@ static void test_3_1_5_8_message_of_20_bytes_accepted(
 	struct mock *m = ready(*state, role);
 	struct smbdirect_engine_stats st;
 
-	recv_raw(m, 255, 0, 0, 0, 0, 0, 20);
+	recv_raw(m, 255, 0, 0, 0, 0, 20);
 	assert_running(m);
 	smbdirect_engine_get_stats(m->engine, &st);
 	assert_int_equal(st.messages_delivered, 0);
@@ -731,12 +616,9 @@ static void test_3_1_5_8_data_offset_unaligned_terminates(
 	static const uint32_t offsets[] = {28, 25, 21, 36};
 	size_t i;
 
-	for (i = 0; i < 4; i++) {
-		struct mock *m = ready(*state, role);
-
-		recv_raw(m, 255, 0, 0, 0, offsets[i], 10, offsets[i] + 10);
-		assert_terminated(m, SMBDIRECT_REASON_INVALID_MESSAGE);
-		assert_dead(m, 0);
+	for (i = 0; i < ARRAY_SIZE(offsets); i++) {
+		expect_invalid(*state, role, 255, 0, 0, offsets[i], 10,
+			       offsets[i] + 10);
 	}
 }
 ROLE_TESTS(test_3_1_5_8_data_offset_unaligned_terminates)
@@ -749,12 +631,8 @@ static void test_2_2_3_data_offset_inside_header_terminates(
 	static const uint32_t offsets[] = {0, 8, 16};
 	size_t i;
 
-	for (i = 0; i < 3; i++) {
-		struct mock *m = ready(*state, role);
-
-		recv_raw(m, 255, 0, 0, 0, offsets[i], 8, 28);
-		assert_terminated(m, SMBDIRECT_REASON_INVALID_MESSAGE);
-		assert_dead(m, 0);
+	for (i = 0; i < ARRAY_SIZE(offsets); i++) {
+		expect_invalid(*state, role, 255, 0, 0, offsets[i], 8, 28);
 	}
 }
 ROLE_TESTS(test_2_2_3_data_offset_inside_header_terminates)
@@ -766,15 +644,8 @@ static void test_3_1_5_8_data_offset_32_accepted(void **state,
 						 enum smbdirect_role role)
 {
 	struct mock *m = ready(*state, role);
-	uint8_t buf[42];
-	size_t i;
 
-	put_header(buf, 255, 0, 0, 0, 0, 32, 10);
-	memset(buf + 20, 0xAA, 12);
-	for (i = 0; i < 10; i++) {
-		buf[32 + i] = pattern(i, 7);
-	}
-	mock_recv(m, buf, sizeof(buf));
+	recv_padded(m, 0, 32, 10);
 	assert_running(m);
 	assert_int_equal(m->delivered_count, 1);
 	assert_delivered(m, 0, 10, 7);
@@ -787,19 +658,13 @@ ROLE_TESTS(test_3_1_5_8_data_offset_32_accepted)
 static void test_3_1_5_8_data_length_past_message_terminates(
 	void **state, enum smbdirect_role role)
 {
-	struct mock *m = ready(*state, role);
+	struct mock *m;
 
-	recv_raw(m, 255, 0, 0, 0, 24, 11, 34);
-	assert_terminated(m, SMBDIRECT_REASON_INVALID_MESSAGE);
-	assert_dead(m, 0);
-
-	m = ready(*state, role);
-	recv_raw(m, 255, 0, 0, 0, 24, 0xFFFFFFF0u, 40);
-	assert_terminated(m, SMBDIRECT_REASON_INVALID_MESSAGE);
-	assert_dead(m, 0);
+	expect_invalid(*state, role, 255, 0, 0, 24, 11, 34);
+	expect_invalid(*state, role, 255, 0, 0, 24, 0xFFFFFFF0u, 40);
 
 	m = ready(*state, role);
-	recv_raw(m, 255, 0, 0, 0, 24, 10, 34);
+	recv_raw(m, 255, 0, 0, 24, 10, 34);
 	assert_running(m);
 	assert_delivered(m, 0, 10, 7);
 }
@@ -814,12 +679,8 @@ static void test_2_2_3_undefined_flags_terminate(void **state,
 	static const uint16_t flags[] = {0x0002, 0x8000, 0xFFFF, 0x0003};
 	size_t i;
 
-	for (i = 0; i < 4; i++) {
-		struct mock *m = ready(*state, role);
-
-		recv_raw(m, 255, 0, flags[i], 0, 24, 10, 34);
-		assert_terminated(m, SMBDIRECT_REASON_INVALID_MESSAGE);
-		assert_dead(m, 0);
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		expect_invalid(*state, role, 255, 0, flags[i], 24, 10, 34);
 	}
 }
 ROLE_TESTS(test_2_2_3_undefined_flags_terminate)
@@ -829,19 +690,13 @@ ROLE_TESTS(test_2_2_3_undefined_flags_terminate)
 static void test_3_1_5_8_credits_requested_zero_terminates(
 	void **state, enum smbdirect_role role)
 {
-	struct mock *m = ready(*state, role);
+	struct mock *m;
 
-	recv_raw(m, 0, 0, 0, 0, 24, 10, 34);
-	assert_terminated(m, SMBDIRECT_REASON_INVALID_MESSAGE);
-	assert_dead(m, 0);
-
-	m = ready(*state, role);
-	recv_raw(m, 0, 5, 0, 0, 0, 0, 20);
-	assert_terminated(m, SMBDIRECT_REASON_INVALID_MESSAGE);
-	assert_dead(m, 0);
+	expect_invalid(*state, role, 0, 0, 0, 24, 10, 34);
+	expect_invalid(*state, role, 0, 5, 0, 0, 0, 20);
 
 	m = ready(*state, role);
-	recv_raw(m, 1, 0, 0, 0, 24, 10, 34);
+	recv_raw(m, 1, 0, 0, 24, 10, 34);
 	assert_running(m);
 	assert_int_equal(m->delivered_count, 1);
 }
@@ -858,24 +713,22 @@ static void test_3_1_5_8_message_longer_than_max_receive_size_terminates(
 	struct mock *m = ready(*state, role);
 
 	assert_int_equal(m->params.max_receive_size, 1364);
-	recv_raw(m, 255, 0, 0, 0, 24, 1341, 1365);
-	assert_terminated(m, SMBDIRECT_REASON_INVALID_MESSAGE);
-	assert_dead(m, 0);
+	recv_raw(m, 255, 0, 0, 24, 1341, 1365);
+	assert_rejected(m, SMBDIRECT_REASON_INVALID_MESSAGE);
 
 	m = ready(*state, role);
-	recv_raw(m, 255, 0, 0, 0, 24, 1340, 1364);
+	recv_raw(m, 255, 0, 0, 24, 1340, 1364);
 	assert_running(m);
 	assert_delivered(m, 0, 1340, 7);
 
 	pc.preferred_send_size = 600;
-	m = ready_cfg(*state, role, NULL, &pc);
+	m = ready_peer(*state, role, NULL, &pc);
 	assert_int_equal(m->params.max_receive_size, 600);
-	recv_raw(m, 255, 0, 0, 0, 24, 577, 601);
-	assert_terminated(m, SMBDIRECT_REASON_INVALID_MESSAGE);
-	assert_dead(m, 0);
+	recv_raw(m, 255, 0, 0, 24, 577, 601);
+	assert_rejected(m, SMBDIRECT_REASON_INVALID_MESSAGE);
 
-	m = ready_cfg(*state, role, NULL, &pc);
-	recv_raw(m, 255, 0, 0, 0, 24, 576, 600);
+	m = ready_peer(*state, role, NULL, &pc);
+	recv_raw(m, 255, 0, 0, 24, 576, 600);
 	assert_running(m);
 	assert_delivered(m, 0, 576, 7);
 }
@@ -888,30 +741,21 @@ ROLE_TESTS(test_3_1_5_8_message_longer_than_max_receive_size_terminates)
 static void test_3_1_5_8_fragment_overflow_terminates(
 	void **state, enum smbdirect_role role)
 {
-	struct smbdirect_settings s;
-	struct peer_cfg pc = peer_default();
-	struct mock *m;
+	struct mock *m = ready_131072(*state, role);
 
-	smbdirect_settings_default(&s);
-	s.max_fragmented_size = 131072;
-
-	m = ready_cfg(*state, role, &s, &pc);
 	recv_fragment(m, 100, 131072 - 100 + 1, 1, 0);
-	assert_terminated(m, SMBDIRECT_REASON_FRAGMENT_OVERFLOW);
-	assert_dead(m, 0);
+	assert_rejected(m, SMBDIRECT_REASON_FRAGMENT_OVERFLOW);
 
-	m = ready_cfg(*state, role, &s, &pc);
+	m = ready_131072(*state, role);
 	recv_fragment(m, 100, 0xFFFFFFFFu, 1, 0);
-	assert_terminated(m, SMBDIRECT_REASON_FRAGMENT_OVERFLOW);
-	assert_dead(m, 0);
+	assert_rejected(m, SMBDIRECT_REASON_FRAGMENT_OVERFLOW);
 
 	/* An empty message announcing too much overflows as well. */
-	m = ready_cfg(*state, role, &s, &pc);
+	m = ready_131072(*state, role);
 	recv_fragment(m, 0, 131073, 1, 0);
-	assert_terminated(m, SMBDIRECT_REASON_FRAGMENT_OVERFLOW);
-	assert_dead(m, 0);
+	assert_rejected(m, SMBDIRECT_REASON_FRAGMENT_OVERFLOW);
 
-	m = ready_cfg(*state, role, &s, &pc);
+	m = ready_131072(*state, role);
 	recv_fragment(m, 100, 131072 - 100, 1, 0);
 	assert_running(m);
 	assert_int_equal(m->delivered_count, 0);
@@ -924,18 +768,12 @@ ROLE_TESTS(test_3_1_5_8_fragment_overflow_terminates)
 static void test_3_1_5_8_fragment_overflow_mid_sequence_terminates(
 	void **state, enum smbdirect_role role)
 {
-	struct smbdirect_settings s;
-	struct peer_cfg pc = peer_default();
-	struct mock *m;
+	struct mock *m = ready_131072(*state, role);
 
-	smbdirect_settings_default(&s);
-	s.max_fragmented_size = 131072;
-	m = ready_cfg(*state, role, &s, &pc);
 	recv_fragment(m, 1000, 2000, 1, 0);
 	assert_running(m);
 	recv_fragment(m, 1000, 131072, 1, 1000);
-	assert_terminated(m, SMBDIRECT_REASON_FRAGMENT_OVERFLOW);
-	assert_dead(m, 0);
+	assert_rejected(m, SMBDIRECT_REASON_FRAGMENT_OVERFLOW);
 }
 ROLE_TESTS(test_3_1_5_8_fragment_overflow_mid_sequence_terminates)
 
@@ -944,14 +782,9 @@ ROLE_TESTS(test_3_1_5_8_fragment_overflow_mid_sequence_terminates)
 static void test_3_1_5_8_reassembly_of_max_fragmented_size(
 	void **state, enum smbdirect_role role)
 {
-	struct smbdirect_settings s;
-	struct peer_cfg pc = peer_default();
-	struct mock *m;
+	struct mock *m = ready_131072(*state, role);
 	size_t at = 0;
 
-	smbdirect_settings_default(&s);
-	s.max_fragmented_size = 131072;
-	m = ready_cfg(*state, role, &s, &pc);
 	while (at < 131072) {
 		uint32_t n = 131072 - at < 1340 ? (uint32_t)(131072 - at)
 						: 1340;
@@ -981,14 +814,13 @@ static void test_3_1_5_8_remaining_data_length_sequence_terminates(
 		{100, 150}, {100, 0}, {100, 300}, {0, 0}, {200, 50}};
 	size_t i;
 
-	for (i = 0; i < sizeof(second) / sizeof(second[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(second); i++) {
 		struct mock *m = ready(*state, role);
 
 		recv_fragment(m, 100, 200, 3, 0);
 		assert_running(m);
 		recv_fragment(m, second[i][0], second[i][1], 3, 100);
-		assert_terminated(m, SMBDIRECT_REASON_FRAGMENT_SEQUENCE);
-		assert_dead(m, 0);
+		assert_rejected(m, SMBDIRECT_REASON_FRAGMENT_SEQUENCE);
 	}
 }
 ROLE_TESTS(test_3_1_5_8_remaining_data_length_sequence_terminates)
@@ -1002,8 +834,7 @@ static void test_3_1_5_8_empty_message_with_remaining_terminates(
 	struct mock *m = ready(*state, role);
 
 	recv_fragment(m, 0, 10, 3, 0);
-	assert_terminated(m, SMBDIRECT_REASON_FRAGMENT_SEQUENCE);
-	assert_dead(m, 0);
+	assert_rejected(m, SMBDIRECT_REASON_FRAGMENT_SEQUENCE);
 }
 ROLE_TESTS(test_3_1_5_8_empty_message_with_remaining_terminates)
 
@@ -1051,21 +882,21 @@ static void test_3_1_5_8_single_fragment_zero_copy(void **state,
 	uint8_t *buf = talloc_zero_size(*state, 64);
 	uint8_t *frag = talloc_zero_size(*state, 64);
 
-	put_header(buf, 255, 0, 0, 0, 0, 24, 16);
+	put_data_header(buf, 255, 0, 0, 0, 0, 24, 16);
 	memset(buf + 24, 0x42, 16);
 	smbdirect_engine_on_recv(m->engine, m->now, buf, 40);
 	assert_int_equal(m->delivered_count, 1);
 	assert_ptr_equal(m->delivered_ptr[0], buf + 24);
 	assert_int_equal(m->delivered_length[0], 16);
 
-	put_header(buf, 255, 0, 0, 0, 0, 32, 16);
+	put_data_header(buf, 255, 0, 0, 0, 0, 32, 16);
 	smbdirect_engine_on_recv(m->engine, m->now, buf, 48);
 	assert_int_equal(m->delivered_count, 2);
 	assert_ptr_equal(m->delivered_ptr[1], buf + 32);
 
-	put_header(frag, 255, 0, 0, 0, 8, 24, 8);
+	put_data_header(frag, 255, 0, 0, 0, 8, 24, 8);
 	smbdirect_engine_on_recv(m->engine, m->now, frag, 32);
-	put_header(frag, 255, 0, 0, 0, 0, 24, 8);
+	put_data_header(frag, 255, 0, 0, 0, 0, 24, 8);
 	smbdirect_engine_on_recv(m->engine, m->now, frag, 32);
 	assert_int_equal(m->delivered_count, 3);
 	assert_int_equal(m->delivered_length[2], 16);
@@ -1101,15 +932,8 @@ static void test_2_2_reserved_and_padding_ignored(void **state,
 						  enum smbdirect_role role)
 {
 	struct mock *m = ready(*state, role);
-	uint8_t buf[34];
-	size_t i;
 
-	put_header(buf, 255, 0, 0, 0xBEEF, 0, 24, 10);
-	memset(buf + 20, 0xAA, 4);
-	for (i = 0; i < 10; i++) {
-		buf[24 + i] = pattern(i, 7);
-	}
-	mock_recv(m, buf, sizeof(buf));
+	recv_padded(m, 0xBEEF, 24, 10);
 	assert_running(m);
 	assert_delivered(m, 0, 10, 7);
 }

@@ -25,32 +25,7 @@
 #include <talloc.h>
 
 #include "mock.h"
-
-#define NS_PER_MS 1000000ull
-
-static int setup(void **state)
-{
-	*state = talloc_new(NULL);
-	return *state == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	talloc_free(*state);
-	return 0;
-}
-
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-#define BOTH(f) T(f##_initiator), T(f##_responder)
-#define ROLE_TESTS(f)                                                     \
-	static void f##_initiator(void **state)                           \
-	{                                                                 \
-		f(state, SMBDIRECT_ROLE_INITIATOR);                       \
-	}                                                                 \
-	static void f##_responder(void **state)                           \
-	{                                                                 \
-		f(state, SMBDIRECT_ROLE_RESPONDER);                       \
-	}
+#include "unit.h"
 
 /* --- the section 4 vectors --------------------------------------------- */
 
@@ -175,14 +150,6 @@ static const uint8_t keepalive_message[20] = {
 
 /* --- helpers ---------------------------------------------------------- */
 
-static void assert_running(const struct mock *m)
-{
-	if (m->terminated_count != 0) {
-		fail_msg("terminated unexpectedly: %s (%s)",
-			 smbdirect_reason_string(m->reason), m->detail);
-	}
-}
-
 /* Settings of the 4.1 peers: 1 KiB sends and receives, 128 KiB
  * reassembly, 10 credits each way, 1 MiB MaxReadWriteSize. */
 static struct smbdirect_settings ex41_settings(void)
@@ -204,36 +171,35 @@ static uint8_t pattern(size_t i)
 	return (uint8_t)((i * 7u) ^ (i >> 8) ^ 0x3Cu);
 }
 
-struct tmsg {
-	struct smbdirect_engine_msg msg;
-	struct iovec iov;
-	uint8_t *data;
-};
-
 static struct tmsg *new_msg(void *mem, size_t len)
 {
-	struct tmsg *t = talloc_zero(mem, struct tmsg);
+	struct tmsg *t = tmsg_new(mem, len, 0);
 	size_t i;
 
-	assert_non_null(t);
-	t->data = talloc_size(t, len);
-	assert_non_null(t->data);
 	for (i = 0; i < len; i++) {
 		t->data[i] = pattern(i);
 	}
-	t->iov.iov_base = t->data;
-	t->iov.iov_len = len;
-	t->msg.iov = &t->iov;
-	t->msg.iov_count = 1;
 	return t;
 }
 
-static struct smbdirect_engine_stats stats(const struct mock *m)
+/* An engine of `role` with the 4.1 settings, started. */
+static struct mock *ex41_started(void *mem, enum smbdirect_role role)
 {
-	struct smbdirect_engine_stats st;
+	struct smbdirect_settings s = ex41_settings();
 
-	smbdirect_engine_get_stats(m->engine, &st);
-	return st;
+	return started(mem, role, &s);
+}
+
+/* Sent message `i` is a data transfer message: the 24 bytes `header`,
+ * then the `len` bytes of `payload`. */
+static void assert_sent_message(const struct mock *m, size_t i,
+				const uint8_t *header, const uint8_t *payload,
+				size_t len)
+{
+	assert_true(i < m->sent_count);
+	assert_int_equal(m->sent[i].length, 24 + len);
+	assert_memory_equal(m->sent[i].bytes, header, 24);
+	assert_memory_equal(m->sent[i].bytes + 24, payload, len);
 }
 
 /* Feed sent message `i` of `from` to `to`, as the wire would. */
@@ -252,8 +218,7 @@ static struct mock *ex41_established(void *mem, enum smbdirect_role role)
 	struct mock *m;
 
 	s.max_outstanding_sends = 1;
-	m = mock_new(mem, role, &s);
-	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
+	m = started(mem, role, &s);
 	mock_complete_all(m);
 	if (role == SMBDIRECT_ROLE_INITIATOR) {
 		mock_recv(m, ex41_response, sizeof(ex41_response));
@@ -275,8 +240,7 @@ static struct mock *ex41_established(void *mem, enum smbdirect_role role)
 	mock_complete_all(m);
 	assert_int_equal(stats(m).send_credits, 10);
 	assert_int_equal(stats(m).receive_credits, 9);
-	m->sent_count = 0;
-	m->delivered_count = 0;
+	clear_logs(m);
 	return m;
 }
 
@@ -304,13 +268,10 @@ static void test_4_1_negotiate_request_codec(void **state)
  * the 4.1 negotiate request. */
 static void test_4_1_negotiate_request_from_engine(void **state)
 {
-	struct smbdirect_settings s = ex41_settings();
-	struct mock *m = mock_new(*state, SMBDIRECT_ROLE_INITIATOR, &s);
+	struct mock *m = ex41_started(*state, SMBDIRECT_ROLE_INITIATOR);
 
-	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
 	assert_int_equal(m->sent_count, 1);
-	assert_int_equal(m->sent[0].length, 20);
-	assert_memory_equal(m->sent[0].bytes, ex41_request, 20);
+	assert_sent_bytes(m, 0, ex41_request, 20);
 }
 
 /* [MS-SMBD] 4.1, 2.2.2: the negotiate response encodes to, and decodes
@@ -337,15 +298,12 @@ static void test_4_1_negotiate_response_codec(void **state)
  * and is connected with 1 KiB sizes. */
 static void test_4_1_negotiate_response_from_engine(void **state)
 {
-	struct smbdirect_settings s = ex41_settings();
-	struct mock *m = mock_new(*state, SMBDIRECT_ROLE_RESPONDER, &s);
+	struct mock *m = ex41_started(*state, SMBDIRECT_ROLE_RESPONDER);
 
-	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
 	mock_recv(m, ex41_request, sizeof(ex41_request));
 	assert_running(m);
 	assert_int_equal(m->sent_count, 1);
-	assert_int_equal(m->sent[0].length, 32);
-	assert_memory_equal(m->sent[0].bytes, ex41_response, 32);
+	assert_sent_bytes(m, 0, ex41_response, 32);
 	assert_true(m->connected);
 	assert_int_equal(m->params.max_send_size, 1024);
 	assert_int_equal(m->params.max_receive_size, 1024);
@@ -358,10 +316,8 @@ static void test_4_1_negotiate_response_from_engine(void **state)
  * 4.1 response: SendCredits 10, 1 KiB sizes, MaxReadWriteSize 1 MiB. */
 static void test_4_1_initiator_accepts_response(void **state)
 {
-	struct smbdirect_settings s = ex41_settings();
-	struct mock *m = mock_new(*state, SMBDIRECT_ROLE_INITIATOR, &s);
+	struct mock *m = ex41_started(*state, SMBDIRECT_ROLE_INITIATOR);
 
-	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
 	smbdirect_engine_cork(m->engine);
 	mock_recv(m, ex41_response, sizeof(ex41_response));
 	assert_running(m);
@@ -402,11 +358,9 @@ static void test_4_1_first_data_message_codec(void **state)
  * 10. */
 static void test_4_1_first_data_message_from_engine(void **state)
 {
-	struct smbdirect_settings s = ex41_settings();
-	struct mock *m = mock_new(*state, SMBDIRECT_ROLE_INITIATOR, &s);
+	struct mock *m = ex41_started(*state, SMBDIRECT_ROLE_INITIATOR);
 	struct tmsg *t = new_msg(m, EX41_DATA_LENGTH);
 
-	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
 	mock_complete_all(m);
 	/* The upper layer's first message is submitted as soon as the
 	 * connection is up, before anything else goes out. */
@@ -417,9 +371,7 @@ static void test_4_1_first_data_message_from_engine(void **state)
 	smbdirect_engine_uncork(m->engine, m->now);
 	assert_running(m);
 	assert_int_equal(m->sent_count, 2);
-	assert_int_equal(m->sent[1].length, 24 + EX41_DATA_LENGTH);
-	assert_memory_equal(m->sent[1].bytes, ex41_data_header, 24);
-	assert_memory_equal(m->sent[1].bytes + 24, t->data, EX41_DATA_LENGTH);
+	assert_sent_message(m, 1, ex41_data_header, t->data, EX41_DATA_LENGTH);
 }
 
 /* --- 4.2 ---------------------------------------------------------------- */
@@ -460,9 +412,7 @@ static void test_4_2_500_bytes_from_engine(void **state,
 	assert_int_equal(smbdirect_engine_submit(m->engine, m->now, &t->msg),
 			 0);
 	assert_int_equal(m->sent_count, 1);
-	assert_int_equal(m->sent[0].length, 524);
-	assert_memory_equal(m->sent[0].bytes, ex42_data_header, 24);
-	assert_memory_equal(m->sent[0].bytes + 24, t->data, 500);
+	assert_sent_message(m, 0, ex42_data_header, t->data, 500);
 	assert_running(m);
 }
 ROLE_TESTS(test_4_2_500_bytes_from_engine)
@@ -731,18 +681,15 @@ static void test_4_5_buffer_descriptor_codec(void **state)
  * version 2.0 instead sends exactly the failure response. */
 static void test_3_1_5_3_failure_response_bytes_from_engine(void **state)
 {
-	struct smbdirect_settings s = ex41_settings();
-	struct mock *m = mock_new(*state, SMBDIRECT_ROLE_RESPONDER, &s);
+	struct mock *m = ex41_started(*state, SMBDIRECT_ROLE_RESPONDER);
 	uint8_t req[20];
 
 	memcpy(req, ex41_request, 20);
 	req[1] = 0x02; /* MinVersion 0x0200 */
 	req[3] = 0x02; /* MaxVersion 0x0200 */
-	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
 	mock_recv(m, req, sizeof(req));
 	assert_int_equal(m->sent_count, 1);
-	assert_int_equal(m->sent[0].length, 32);
-	assert_memory_equal(m->sent[0].bytes, failure_response, 32);
+	assert_sent_bytes(m, 0, failure_response, 32);
 }
 
 /* [MS-SMBD] 3.1.6.2, 3.1.5.4-b: an idle engine with SendCreditTarget 255
@@ -765,8 +712,7 @@ static void test_3_1_6_2_keepalive_bytes_from_engine(void **state,
 	m->sent_count = 0;
 	mock_advance(m, 120000);
 	assert_int_equal(m->sent_count, 1);
-	assert_int_equal(m->sent[0].length, 20);
-	assert_memory_equal(m->sent[0].bytes, keepalive_message, 20);
+	assert_sent_bytes(m, 0, keepalive_message, 20);
 	assert_running(m);
 }
 ROLE_TESTS(test_3_1_6_2_keepalive_bytes_from_engine)

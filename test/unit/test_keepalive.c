@@ -25,109 +25,28 @@
 #include <talloc.h>
 
 #include "mock.h"
-
-#define NS_PER_MS 1000000ull
-
-static int setup(void **state)
-{
-	*state = talloc_new(NULL);
-	return *state == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	talloc_free(*state);
-	return 0;
-}
-
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-#define BOTH(f) T(f##_initiator), T(f##_responder)
-#define ROLE_TESTS(f)                                                     \
-	static void f##_initiator(void **state)                           \
-	{                                                                 \
-		f(state, SMBDIRECT_ROLE_INITIATOR);                       \
-	}                                                                 \
-	static void f##_responder(void **state)                           \
-	{                                                                 \
-		f(state, SMBDIRECT_ROLE_RESPONDER);                       \
-	}
+#include "unit.h"
 
 /* --- helpers ---------------------------------------------------------- */
 
-static void assert_running(const struct mock *m)
-{
-	if (m->terminated_count != 0) {
-		fail_msg("terminated unexpectedly: %s (%s)",
-			 smbdirect_reason_string(m->reason), m->detail);
-	}
-}
-
-static void assert_terminated(const struct mock *m,
-			      enum smbdirect_reason reason)
-{
-	if (m->terminated_count != 1 || m->reason != reason) {
-		fail_msg("expected one termination with %s, got %d, last %s "
-			 "(%s)",
-			 smbdirect_reason_string(reason), m->terminated_count,
-			 smbdirect_reason_string(m->reason), m->detail);
-	}
-	assert_int_equal(smbdirect_engine_state(m->engine),
-			 SMBDIRECT_STATE_TERMINATED);
-	assert_int_equal(smbdirect_engine_reason(m->engine), reason);
-	assert_true(strlen(m->detail) > 0);
-	assert_true(smbdirect_engine_get_expiry(m->engine) ==
-		    SMBDIRECT_NO_EXPIRY);
-}
-
-static struct smbdirect_engine_stats stats(const struct mock *m)
-{
-	struct smbdirect_engine_stats st;
-
-	smbdirect_engine_get_stats(m->engine, &st);
-	return st;
-}
-
-static void clear_logs(struct mock *m)
-{
-	m->sent_count = 0;
-	m->delivered_count = 0;
-	m->done_count = 0;
-}
-
-/* A connected engine holding `grants - 1` send credits, the peer holding
- * its target (255) of ours; the idle timer was last armed at m->now. */
-static struct mock *ready_cfg(void *mem, enum smbdirect_role role,
-			      const struct smbdirect_settings *s,
-			      uint16_t grants)
-{
-	struct mock *m = mock_new(mem, role, s);
-
-	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
-	mock_complete_all(m);
-	if (role == SMBDIRECT_ROLE_INITIATOR) {
-		struct smbdirect_negotiate_response rsp =
-			mock_default_response();
-
-		rsp.credits_granted = grants;
-		mock_recv_negotiate_response(m, &rsp);
-	} else {
-		struct smbdirect_negotiate_request req = mock_default_request();
-
-		mock_recv_negotiate_request(m, &req);
-		mock_complete_all(m);
-		mock_recv_data(m, 255, grants,
-			       SMBDIRECT_FLAG_RESPONSE_REQUESTED, 0, NULL, 0);
-	}
-	assert_running(m);
-	assert_true(m->connected);
-	mock_complete_all(m);
-	clear_logs(m);
-	return m;
-}
-
+/* A connected engine holding 254 send credits, the peer holding its
+ * target (255) of ours; the idle timer was last armed at m->now. */
 static struct mock *ready(void *mem, enum smbdirect_role role)
 {
-	return ready_cfg(mem, role, NULL, 255);
+	return ready_credits(mem, role, NULL, 255, 255);
+}
+
+/* ready() with the default settings but for the keepalive interval and
+ * the keepalive answer timeout, in ms. */
+static struct mock *ready_keepalive(void *mem, enum smbdirect_role role,
+				   uint32_t interval_ms, uint32_t timeout_ms)
+{
+	struct smbdirect_settings s;
+
+	smbdirect_settings_default(&s);
+	s.keepalive_interval_ms = interval_ms;
+	s.keepalive_timeout_ms = timeout_ms;
+	return ready_credits(mem, role, &s, 255, 255);
 }
 
 /* Sent message `i` is an empty data transfer message (20 bytes) with the
@@ -148,24 +67,10 @@ static void assert_empty_message(const struct mock *m, size_t i,
 	assert_true(hdr.credits_requested >= 1);
 }
 
-struct tmsg {
-	struct smbdirect_engine_msg msg;
-	struct iovec iov;
-	uint8_t data[64];
-};
-
+/* A message of `len` bytes for smbdirect_engine_submit(). */
 static struct smbdirect_engine_msg *new_msg(void *mem, size_t len)
 {
-	struct tmsg *t = talloc_zero(mem, struct tmsg);
-
-	assert_non_null(t);
-	assert_true(len <= sizeof(t->data));
-	memset(t->data, 0x77, len);
-	t->iov.iov_base = t->data;
-	t->iov.iov_len = len;
-	t->msg.iov = &t->iov;
-	t->msg.iov_count = 1;
-	return &t->msg;
+	return &tmsg_new(mem, len, 0x77)->msg;
 }
 
 /* --- 3.1.6.2: idle timer and keepalive ---------------------------------- */
@@ -203,12 +108,8 @@ ROLE_TESTS(test_3_1_6_2_keepalive_after_default_120s)
 static void test_3_1_6_2_keepalive_interval_configurable(
 	void **state, enum smbdirect_role role)
 {
-	struct smbdirect_settings s;
-	struct mock *m;
+	struct mock *m = ready_keepalive(*state, role, 1000, 5000);
 
-	smbdirect_settings_default(&s);
-	s.keepalive_interval_ms = 1000;
-	m = ready_cfg(*state, role, &s, 255);
 	mock_advance(m, 999);
 	assert_int_equal(m->sent_count, 0);
 	mock_advance(m, 1);
@@ -223,12 +124,8 @@ ROLE_TESTS(test_3_1_6_2_keepalive_interval_configurable)
 static void test_3_1_6_2_keepalive_disabled_with_zero(
 	void **state, enum smbdirect_role role)
 {
-	struct smbdirect_settings s;
-	struct mock *m;
+	struct mock *m = ready_keepalive(*state, role, 0, 5000);
 
-	smbdirect_settings_default(&s);
-	s.keepalive_interval_ms = 0;
-	m = ready_cfg(*state, role, &s, 255);
 	assert_true(smbdirect_engine_get_expiry(m->engine) ==
 		    SMBDIRECT_NO_EXPIRY);
 	mock_advance(m, 10ull * 86400000ull);
@@ -266,12 +163,8 @@ ROLE_TESTS(test_3_1_6_2_unanswered_keepalive_terminates)
 static void test_3_1_6_2_keepalive_timeout_configurable(
 	void **state, enum smbdirect_role role)
 {
-	struct smbdirect_settings s;
-	struct mock *m;
+	struct mock *m = ready_keepalive(*state, role, 120000, 1500);
 
-	smbdirect_settings_default(&s);
-	s.keepalive_timeout_ms = 1500;
-	m = ready_cfg(*state, role, &s, 255);
 	mock_advance(m, 120000);
 	assert_int_equal(m->sent_count, 1);
 	mock_advance(m, 1499);
@@ -287,7 +180,7 @@ ROLE_TESTS(test_3_1_6_2_keepalive_timeout_configurable)
 static void test_3_1_6_2_keepalive_without_credit_times_out(
 	void **state, enum smbdirect_role role)
 {
-	struct mock *m = ready_cfg(*state, role, NULL, 1);
+	struct mock *m = ready_credits(*state, role, NULL, 255, 1);
 
 	assert_int_equal(stats(m).send_credits, 0);
 	mock_advance(m, 120000);
@@ -385,7 +278,7 @@ ROLE_TESTS(test_3_1_5_8_response_requested_answered_without_flag)
 static void test_3_1_5_8_response_requested_answered_by_queued_data(
 	void **state, enum smbdirect_role role)
 {
-	struct mock *m = ready_cfg(*state, role, NULL, 1);
+	struct mock *m = ready_credits(*state, role, NULL, 255, 1);
 	struct smbdirect_data_header hdr;
 
 	assert_int_equal(stats(m).send_credits, 0);
@@ -526,16 +419,7 @@ static void test_3_1_7_1_close_during_negotiation_never_connects(
 	smbdirect_engine_start(m->engine, m->now);
 	sent = m->sent_count;
 	smbdirect_engine_close(m->engine);
-	if (role == SMBDIRECT_ROLE_INITIATOR) {
-		struct smbdirect_negotiate_response rsp =
-			mock_default_response();
-
-		mock_recv_negotiate_response(m, &rsp);
-	} else {
-		struct smbdirect_negotiate_request req = mock_default_request();
-
-		mock_recv_negotiate_request(m, &req);
-	}
+	recv_default_negotiate(m, role);
 	assert_false(m->connected);
 	assert_null(smbdirect_engine_params(m->engine));
 	assert_int_equal(m->sent_count, sent);

@@ -23,73 +23,16 @@
 #include <talloc.h>
 
 #include "mock.h"
-
-#define NS_PER_MS 1000000ull
-
-static int setup(void **state)
-{
-	*state = talloc_new(NULL);
-	return *state == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	talloc_free(*state);
-	return 0;
-}
-
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-#define BOTH(f) T(f##_initiator), T(f##_responder)
-#define ROLE_TESTS(f)                                                     \
-	static void f##_initiator(void **state)                           \
-	{                                                                 \
-		f(state, SMBDIRECT_ROLE_INITIATOR);                       \
-	}                                                                 \
-	static void f##_responder(void **state)                           \
-	{                                                                 \
-		f(state, SMBDIRECT_ROLE_RESPONDER);                       \
-	}
+#include "unit.h"
 
 /* --- helpers ---------------------------------------------------------- */
 
-static void assert_running(const struct mock *m)
+/* assert_terminated(), and nothing was delivered. */
+static void assert_terminated_undelivered(const struct mock *m,
+					  enum smbdirect_reason reason)
 {
-	if (m->terminated_count != 0) {
-		fail_msg("terminated unexpectedly: %s (%s)",
-			 smbdirect_reason_string(m->reason), m->detail);
-	}
-	assert_int_not_equal(smbdirect_engine_state(m->engine),
-			     SMBDIRECT_STATE_TERMINATED);
-}
-
-/* Exactly one terminated callback, with `reason`, and nothing delivered. */
-static void assert_terminated(const struct mock *m,
-			      enum smbdirect_reason reason)
-{
-	if (m->terminated_count != 1 || m->reason != reason) {
-		fail_msg("expected one termination with %s, got %d, last %s "
-			 "(%s)",
-			 smbdirect_reason_string(reason), m->terminated_count,
-			 smbdirect_reason_string(m->reason), m->detail);
-	}
-	assert_int_equal(smbdirect_engine_state(m->engine),
-			 SMBDIRECT_STATE_TERMINATED);
-	assert_int_equal(smbdirect_engine_reason(m->engine), reason);
+	assert_terminated(m, reason);
 	assert_int_equal(m->delivered_count, 0);
-	assert_true(smbdirect_engine_get_expiry(m->engine) ==
-		    SMBDIRECT_NO_EXPIRY);
-	/* The terminated callback explains itself. */
-	assert_true(strlen(m->detail) > 0);
-}
-
-static struct mock *started(void *mem, enum smbdirect_role role,
-			    const struct smbdirect_settings *s)
-{
-	struct mock *m = mock_new(mem, role, s);
-
-	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
-	assert_running(m);
-	return m;
 }
 
 /* Feed `len` bytes: the encoded request (zero-padded past 20 bytes). */
@@ -144,9 +87,7 @@ static void assert_failure_response(const struct mock *m, size_t i,
 	expected[13] = (uint8_t)(status >> 8);
 	expected[14] = (uint8_t)(status >> 16);
 	expected[15] = (uint8_t)(status >> 24);
-	assert_true(i < m->sent_count);
-	assert_int_equal(m->sent[i].length, 32);
-	assert_memory_equal(m->sent[i].bytes, expected, 32);
+	assert_sent_bytes(m, i, expected, 32);
 }
 
 /* An initiator started and given `len` bytes of `rsp`. */
@@ -172,7 +113,7 @@ static void expect_initiator_rejects(void *mem,
 {
 	struct mock *m = initiator_given(mem, NULL, rsp, len);
 
-	assert_terminated(m, reason);
+	assert_terminated_undelivered(m, reason);
 	assert_false(m->connected);
 	assert_int_equal(m->sent_count, 1);
 	assert_int_equal(m->posted_total, 1);
@@ -200,7 +141,7 @@ static void expect_responder_terminates_silently(
 	struct mock *m = started(mem, SMBDIRECT_ROLE_RESPONDER, NULL);
 
 	recv_request_len(m, req, len);
-	assert_terminated(m, reason);
+	assert_terminated_undelivered(m, reason);
 	assert_false(m->connected);
 	assert_int_equal(m->sent_count, 0);
 	assert_int_equal(m->posted_total, 1);
@@ -221,6 +162,74 @@ static struct mock *expect_responder_accepts(
 	assert_int_equal(rsp->status, SMBDIRECT_STATUS_SUCCESS);
 	assert_int_equal(rsp->negotiated_version, SMBDIRECT_PROTOCOL_VERSION);
 	return m;
+}
+
+/* [MS-SMBD] 3.1.5.6-c: with each of the `n` values `refused` in the size
+ * field `*field` of `req`, the responder ends the connection
+ * (negotiate-sizes) without a response; with `accepted` it accepts `req`,
+ * answering `rsp`. Returns that last mock. */
+static struct mock *responder_size_limit(
+	void *mem, struct smbdirect_negotiate_request *req, uint32_t *field,
+	const uint32_t *refused, size_t n, uint32_t accepted,
+	struct smbdirect_negotiate_response *rsp)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		*field = refused[i];
+		expect_responder_terminates_silently(
+			mem, req, 20, SMBDIRECT_REASON_NEGOTIATE_SIZES);
+	}
+	*field = accepted;
+	return expect_responder_accepts(mem, NULL, req, 20, rsp);
+}
+
+/* [MS-SMBD] 3.1.5.7-a: with each of the `n` values `refused` in the size
+ * field `*field` of `rsp`, the initiator refuses it (negotiate-sizes);
+ * with `accepted` it accepts it. Returns that last mock. */
+static struct mock *initiator_size_limit(
+	void *mem, struct smbdirect_negotiate_response *rsp, uint32_t *field,
+	const uint32_t *refused, size_t n, uint32_t accepted)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		*field = refused[i];
+		expect_initiator_rejects(mem, rsp, 32,
+					 SMBDIRECT_REASON_NEGOTIATE_SIZES);
+	}
+	*field = accepted;
+	return expect_initiator_accepts(mem, NULL, rsp, 32);
+}
+
+/* [MS-SMBD] 3.1.5.7-a: with 0 in the credit field `*field` of `rsp` the
+ * initiator refuses it (negotiate-credits); with 1 it accepts it. Returns
+ * that last mock. */
+static struct mock *initiator_credit_limit(
+	void *mem, struct smbdirect_negotiate_response *rsp, uint16_t *field)
+{
+	*field = 0;
+	expect_initiator_rejects(mem, rsp, 32,
+				 SMBDIRECT_REASON_NEGOTIATE_CREDITS);
+	*field = 1;
+	return expect_initiator_accepts(mem, NULL, rsp, 32);
+}
+
+/* Our settings where every negotiated value is checked: MaxSendSize 1500,
+ * MaxReceiveSize 2000, MaxFragmentedSize 262144, MaxReadWriteSize 4 MiB,
+ * SendCreditTarget 33, ReceiveCreditMax 50; the rest default. */
+static struct smbdirect_settings our_settings(void)
+{
+	struct smbdirect_settings s;
+
+	smbdirect_settings_default(&s);
+	s.max_send_size = 1500;
+	s.max_receive_size = 2000;
+	s.max_fragmented_size = 262144;
+	s.max_read_write_size = 4194304;
+	s.send_credit_target = 33;
+	s.receive_credit_max = 50;
+	return s;
 }
 
 /* --- 3.1.4.1 / 3.1.7.2: set-up ----------------------------------------- */
@@ -262,19 +271,6 @@ static void order_connected(void *p, const struct smbdirect_params *params)
 	}
 }
 
-static void order_deliver(void *p, const uint8_t *d, size_t len)
-{
-	(void)p;
-	(void)d;
-	(void)len;
-}
-
-static void order_send_done(void *p, struct smbdirect_engine_msg *msg)
-{
-	(void)p;
-	(void)msg;
-}
-
 static void order_terminated(void *p, enum smbdirect_reason r, const char *d)
 {
 	struct order_log *l = p;
@@ -290,8 +286,8 @@ static const struct smbdirect_engine_callbacks order_callbacks = {
 	.post_recv = order_post_recv,
 	.send = order_send,
 	.connected = order_connected,
-	.deliver = order_deliver,
-	.send_done = order_send_done,
+	.deliver = idle_deliver,
+	.send_done = idle_send_done,
 	.terminated = order_terminated,
 };
 
@@ -346,7 +342,7 @@ static void test_3_1_4_1_negotiate_receive_at_least_512(void **state,
 		{128, 512}, {511, 512}, {512, 512}, {513, 513}, {1364, 1364}};
 	size_t i;
 
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		struct smbdirect_settings s;
 		struct mock *m;
 
@@ -374,14 +370,14 @@ static void test_3_1_7_2_no_negotiate_receive_terminates(void **state,
 
 	m->post_limit = 0;
 	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
-	assert_terminated(m, SMBDIRECT_REASON_LOCAL_ERROR);
+	assert_terminated_undelivered(m, SMBDIRECT_REASON_LOCAL_ERROR);
 	assert_int_equal(m->sent_count, 0);
 	assert_false(m->connected);
 
 	m = mock_new(*state, role, NULL);
 	m->post_error = -12;
 	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
-	assert_terminated(m, SMBDIRECT_REASON_LOCAL_ERROR);
+	assert_terminated_undelivered(m, SMBDIRECT_REASON_LOCAL_ERROR);
 	assert_int_equal(m->sent_count, 0);
 }
 ROLE_TESTS(test_3_1_7_2_no_negotiate_receive_terminates)
@@ -427,9 +423,8 @@ static void test_3_1_5_2_negotiate_request_fields(void **state)
 	s.max_fragmented_size = 200000;
 	m = started(*state, SMBDIRECT_ROLE_INITIATOR, &s);
 	assert_int_equal(m->sent_count, 1);
-	assert_int_equal(m->sent[0].length, SMBDIRECT_NEGOTIATE_REQUEST_SIZE);
+	assert_sent_bytes(m, 0, expected, SMBDIRECT_NEGOTIATE_REQUEST_SIZE);
 	assert_null(m->sent[0].msg);
-	assert_memory_equal(m->sent[0].bytes, expected, 20);
 }
 
 /* [MS-SMBD] 3.1.5.2-h: the result of posting the request goes back to the
@@ -440,7 +435,7 @@ static void test_3_1_5_2_request_send_failure_terminates(void **state)
 
 	m->send_error = 5;
 	assert_int_equal(smbdirect_engine_start(m->engine, m->now), 0);
-	assert_terminated(m, SMBDIRECT_REASON_LOCAL_ERROR);
+	assert_terminated_undelivered(m, SMBDIRECT_REASON_LOCAL_ERROR);
 	assert_int_equal(m->sent_count, 0);
 }
 
@@ -486,7 +481,7 @@ static void test_3_1_5_6_version_range_excluding_0100_not_supported(
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(ranges); i++) {
 		struct smbdirect_negotiate_request req = mock_default_request();
 		struct mock *m = started(*state, SMBDIRECT_ROLE_RESPONDER, NULL);
 		struct smbdirect_engine_stats st;
@@ -502,7 +497,8 @@ static void test_3_1_5_6_version_range_excluding_0100_not_supported(
 		smbdirect_engine_get_stats(m->engine, &st);
 		assert_int_equal(st.sends_outstanding, 1);
 		mock_complete_all(m);
-		assert_terminated(m, SMBDIRECT_REASON_NEGOTIATE_VERSION);
+		assert_terminated_undelivered(
+			m, SMBDIRECT_REASON_NEGOTIATE_VERSION);
 		assert_false(m->connected);
 		assert_int_equal(m->sent_count, 1);
 	}
@@ -523,7 +519,7 @@ static void test_3_1_5_3_failure_response_then_timer(void **state)
 	mock_advance(m, 4999);
 	assert_int_equal(m->terminated_count, 0);
 	mock_advance(m, 1);
-	assert_terminated(m, SMBDIRECT_REASON_NEGOTIATE_VERSION);
+	assert_terminated_undelivered(m, SMBDIRECT_REASON_NEGOTIATE_VERSION);
 	/* The late completion changes nothing. */
 	mock_complete_all(m);
 	assert_int_equal(m->terminated_count, 1);
@@ -539,7 +535,7 @@ static void test_3_1_5_6_version_range_including_0100_accepted(void **state)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(ranges); i++) {
 		struct smbdirect_negotiate_request req = mock_default_request();
 		struct smbdirect_negotiate_response rsp;
 
@@ -572,18 +568,13 @@ static void test_3_1_5_6_credits_requested_zero_terminates(void **state)
  * then sends no more than 128 bytes per message (3.1.5.6-e). */
 static void test_3_1_5_6_max_receive_size_limit(void **state)
 {
+	static const uint32_t refused[] = {127, 0};
 	struct smbdirect_negotiate_request req = mock_default_request();
 	struct smbdirect_negotiate_response rsp;
 	struct mock *m;
 
-	req.max_receive_size = 127;
-	expect_responder_terminates_silently(*state, &req, 20,
-					     SMBDIRECT_REASON_NEGOTIATE_SIZES);
-	req.max_receive_size = 0;
-	expect_responder_terminates_silently(*state, &req, 20,
-					     SMBDIRECT_REASON_NEGOTIATE_SIZES);
-	req.max_receive_size = 128;
-	m = expect_responder_accepts(*state, NULL, &req, 20, &rsp);
+	m = responder_size_limit(*state, &req, &req.max_receive_size, refused,
+				 ARRAY_SIZE(refused), 128, &rsp);
 	assert_int_equal(rsp.preferred_send_size, 128);
 	assert_int_equal(m->params.max_send_size, 128);
 }
@@ -593,18 +584,13 @@ static void test_3_1_5_6_max_receive_size_limit(void **state)
  * MaxFragmentedSendSize (3.1.5.6-e). */
 static void test_3_1_5_6_max_fragmented_size_limit(void **state)
 {
+	static const uint32_t refused[] = {131071, 0};
 	struct smbdirect_negotiate_request req = mock_default_request();
 	struct smbdirect_negotiate_response rsp;
 	struct mock *m;
 
-	req.max_fragmented_size = 131071;
-	expect_responder_terminates_silently(*state, &req, 20,
-					     SMBDIRECT_REASON_NEGOTIATE_SIZES);
-	req.max_fragmented_size = 0;
-	expect_responder_terminates_silently(*state, &req, 20,
-					     SMBDIRECT_REASON_NEGOTIATE_SIZES);
-	req.max_fragmented_size = 131072;
-	m = expect_responder_accepts(*state, NULL, &req, 20, &rsp);
+	m = responder_size_limit(*state, &req, &req.max_fragmented_size,
+				 refused, ARRAY_SIZE(refused), 131072, &rsp);
 	assert_int_equal(m->params.max_fragmented_send_size, 131072);
 }
 
@@ -620,7 +606,7 @@ static void test_3_1_5_6_receive_size_adjustment(void **state)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct smbdirect_settings s;
 		struct smbdirect_negotiate_request req = mock_default_request();
 		struct smbdirect_negotiate_response rsp;
@@ -646,7 +632,7 @@ static void test_3_1_5_6_send_size_adjustment(void **state)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct smbdirect_settings s;
 		struct smbdirect_negotiate_request req = mock_default_request();
 		struct smbdirect_negotiate_response rsp;
@@ -675,19 +661,12 @@ static void test_3_1_5_3_success_response_fields(void **state)
 		0x00, 0x00, 0x40, 0x00, 0x78, 0x05, 0x00, 0x00,
 		0x08, 0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00,
 	};
-	struct smbdirect_settings s;
+	const struct smbdirect_settings s = our_settings();
 	struct smbdirect_negotiate_request req = mock_default_request();
 	struct smbdirect_negotiate_response rsp;
 	const struct smbdirect_params *p;
 	struct mock *m;
 
-	smbdirect_settings_default(&s);
-	s.max_send_size = 1500;
-	s.max_receive_size = 2000;
-	s.max_fragmented_size = 262144;
-	s.max_read_write_size = 4194304;
-	s.send_credit_target = 33;
-	s.receive_credit_max = 50;
 	req.credits_requested = 20;
 	req.preferred_send_size = 1800;
 	req.max_receive_size = 1400;
@@ -778,7 +757,7 @@ static void test_3_1_5_6_no_receive_credits_insufficient_resources(
 	assert_int_equal(m->terminated_count, 0);
 	assert_false(m->connected);
 	mock_complete_all(m);
-	assert_terminated(m, SMBDIRECT_REASON_LOCAL_ERROR);
+	assert_terminated_undelivered(m, SMBDIRECT_REASON_LOCAL_ERROR);
 	assert_false(m->connected);
 	/* Negotiation failed: there are no parameters in force. */
 	assert_null(smbdirect_engine_params(m->engine));
@@ -793,7 +772,7 @@ static void test_3_1_5_3_response_send_failure_terminates(void **state)
 
 	m->send_error = 12;
 	mock_recv_negotiate_request(m, &req);
-	assert_terminated(m, SMBDIRECT_REASON_LOCAL_ERROR);
+	assert_terminated_undelivered(m, SMBDIRECT_REASON_LOCAL_ERROR);
 	assert_false(m->connected);
 }
 
@@ -853,7 +832,7 @@ static void test_3_1_5_7_negotiated_version_not_0100_terminates(void **state)
 					    0xFFFF};
 	size_t i;
 
-	for (i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(versions); i++) {
 		struct smbdirect_negotiate_response rsp =
 			mock_default_response();
 
@@ -903,7 +882,7 @@ static void test_3_1_5_7_status_not_success_terminates(void **state)
 
 	expect_initiator_rejects(*state, &failure, 32,
 				 SMBDIRECT_REASON_NEGOTIATE_REJECTED);
-	for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(statuses); i++) {
 		struct smbdirect_negotiate_response rsp =
 			mock_default_response();
 
@@ -919,11 +898,7 @@ static void test_3_1_5_7_credits_granted_zero_terminates(void **state)
 {
 	struct smbdirect_negotiate_response rsp = mock_default_response();
 
-	rsp.credits_granted = 0;
-	expect_initiator_rejects(*state, &rsp, 32,
-				 SMBDIRECT_REASON_NEGOTIATE_CREDITS);
-	rsp.credits_granted = 1;
-	expect_initiator_accepts(*state, NULL, &rsp, 32);
+	initiator_credit_limit(*state, &rsp, &rsp.credits_granted);
 }
 
 /* [MS-SMBD] 3.1.5.7-a: CreditsRequested 0 ends the connection
@@ -933,11 +908,7 @@ static void test_3_1_5_7_credits_requested_zero_terminates(void **state)
 	struct smbdirect_negotiate_response rsp = mock_default_response();
 	struct mock *m;
 
-	rsp.credits_requested = 0;
-	expect_initiator_rejects(*state, &rsp, 32,
-				 SMBDIRECT_REASON_NEGOTIATE_CREDITS);
-	rsp.credits_requested = 1;
-	m = expect_initiator_accepts(*state, NULL, &rsp, 32);
+	m = initiator_credit_limit(*state, &rsp, &rsp.credits_requested);
 	assert_int_equal(m->params.receive_credit_target, 1);
 }
 
@@ -945,17 +916,12 @@ static void test_3_1_5_7_credits_requested_zero_terminates(void **state)
  * (negotiate-sizes); 128 is accepted and limits our sends (3.1.5.7-b). */
 static void test_3_1_5_7_max_receive_size_limit(void **state)
 {
+	static const uint32_t refused[] = {127, 0};
 	struct smbdirect_negotiate_response rsp = mock_default_response();
 	struct mock *m;
 
-	rsp.max_receive_size = 127;
-	expect_initiator_rejects(*state, &rsp, 32,
-				 SMBDIRECT_REASON_NEGOTIATE_SIZES);
-	rsp.max_receive_size = 0;
-	expect_initiator_rejects(*state, &rsp, 32,
-				 SMBDIRECT_REASON_NEGOTIATE_SIZES);
-	rsp.max_receive_size = 128;
-	m = expect_initiator_accepts(*state, NULL, &rsp, 32);
+	m = initiator_size_limit(*state, &rsp, &rsp.max_receive_size, refused,
+				 ARRAY_SIZE(refused), 128);
 	assert_int_equal(m->params.max_send_size, 128);
 }
 
@@ -964,14 +930,12 @@ static void test_3_1_5_7_max_receive_size_limit(void **state)
  * (3.1.5.7-b). */
 static void test_3_1_5_7_max_fragmented_size_limit(void **state)
 {
+	static const uint32_t refused[] = {131071};
 	struct smbdirect_negotiate_response rsp = mock_default_response();
 	struct mock *m;
 
-	rsp.max_fragmented_size = 131071;
-	expect_initiator_rejects(*state, &rsp, 32,
-				 SMBDIRECT_REASON_NEGOTIATE_SIZES);
-	rsp.max_fragmented_size = 131072;
-	m = expect_initiator_accepts(*state, NULL, &rsp, 32);
+	m = initiator_size_limit(*state, &rsp, &rsp.max_fragmented_size,
+				 refused, ARRAY_SIZE(refused), 131072);
 	assert_int_equal(m->params.max_fragmented_send_size, 131072);
 }
 
@@ -982,17 +946,15 @@ static void test_3_1_5_7_preferred_send_size_above_max_receive_terminates(
 {
 	struct smbdirect_negotiate_response rsp = mock_default_response();
 	struct smbdirect_settings s;
+	uint32_t refused[2];
 	struct mock *m;
 
 	smbdirect_settings_default(&s);
-	rsp.preferred_send_size = s.max_receive_size + 1;
-	expect_initiator_rejects(*state, &rsp, 32,
-				 SMBDIRECT_REASON_NEGOTIATE_SIZES);
-	rsp.preferred_send_size = 0xFFFFFFFFu;
-	expect_initiator_rejects(*state, &rsp, 32,
-				 SMBDIRECT_REASON_NEGOTIATE_SIZES);
-	rsp.preferred_send_size = s.max_receive_size;
-	m = expect_initiator_accepts(*state, NULL, &rsp, 32);
+	refused[0] = s.max_receive_size + 1;
+	refused[1] = 0xFFFFFFFFu;
+	m = initiator_size_limit(*state, &rsp, &rsp.preferred_send_size,
+				 refused, ARRAY_SIZE(refused),
+				 s.max_receive_size);
 	assert_int_equal(m->params.max_receive_size, s.max_receive_size);
 }
 
@@ -1003,19 +965,12 @@ static void test_3_1_5_7_preferred_send_size_above_max_receive_terminates(
  * ReceiveCreditTarget = CreditsRequested (capped by ReceiveCreditMax). */
 static void test_3_1_5_7_connection_values(void **state)
 {
-	struct smbdirect_settings s;
+	const struct smbdirect_settings s = our_settings();
 	struct smbdirect_negotiate_response rsp = mock_default_response();
 	struct smbdirect_engine_stats st;
 	const struct smbdirect_params *p;
 	struct mock *m;
 
-	smbdirect_settings_default(&s);
-	s.max_send_size = 1500;
-	s.max_receive_size = 2000;
-	s.max_fragmented_size = 262144;
-	s.max_read_write_size = 4194304;
-	s.send_credit_target = 33;
-	s.receive_credit_max = 50;
 	rsp.credits_requested = 70;
 	rsp.credits_granted = 9;
 	rsp.max_read_write_size = 1048576;
@@ -1060,7 +1015,7 @@ static void test_3_1_5_7_receive_size_floor_128(void **state)
 		{1000, 1000}, {128, 128}, {127, 128}, {64, 128}, {0, 128}};
 	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct smbdirect_negotiate_response rsp =
 			mock_default_response();
 		struct mock *m;
@@ -1081,7 +1036,7 @@ static void test_3_1_5_7_no_receive_credits_terminates(void **state)
 
 	m->post_limit = 0;
 	mock_recv_negotiate_response(m, &rsp);
-	assert_terminated(m, SMBDIRECT_REASON_LOCAL_ERROR);
+	assert_terminated_undelivered(m, SMBDIRECT_REASON_LOCAL_ERROR);
 	assert_false(m->connected);
 	assert_int_equal(m->sent_count, 1);
 }
@@ -1119,18 +1074,9 @@ static void test_3_1_6_1_negotiate_timeout_default_5s(void **state,
 	mock_advance(m, 4999);
 	assert_running(m);
 	mock_advance(m, 1);
-	assert_terminated(m, SMBDIRECT_REASON_NEGOTIATE_TIMEOUT);
+	assert_terminated_undelivered(m, SMBDIRECT_REASON_NEGOTIATE_TIMEOUT);
 	assert_false(m->connected);
-	if (role == SMBDIRECT_ROLE_INITIATOR) {
-		struct smbdirect_negotiate_response rsp =
-			mock_default_response();
-
-		mock_recv_negotiate_response(m, &rsp);
-	} else {
-		struct smbdirect_negotiate_request req = mock_default_request();
-
-		mock_recv_negotiate_request(m, &req);
-	}
+	recv_default_negotiate(m, role);
 	assert_false(m->connected);
 	assert_int_equal(m->terminated_count, 1);
 	assert_int_equal(m->sent_count,
@@ -1152,14 +1098,14 @@ static void test_3_1_6_1_negotiate_timeout_configurable(void **state,
 	mock_advance(m, 1233);
 	assert_running(m);
 	mock_advance(m, 1);
-	assert_terminated(m, SMBDIRECT_REASON_NEGOTIATE_TIMEOUT);
+	assert_terminated_undelivered(m, SMBDIRECT_REASON_NEGOTIATE_TIMEOUT);
 
 	s.negotiate_timeout_ms = 1;
 	m = started(*state, role, &s);
 	assert_true(smbdirect_engine_get_expiry(m->engine) ==
 		    m->now + NS_PER_MS);
 	mock_advance(m, 1);
-	assert_terminated(m, SMBDIRECT_REASON_NEGOTIATE_TIMEOUT);
+	assert_terminated_undelivered(m, SMBDIRECT_REASON_NEGOTIATE_TIMEOUT);
 }
 ROLE_TESTS(test_3_1_6_1_negotiate_timeout_configurable)
 

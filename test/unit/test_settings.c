@@ -20,20 +20,7 @@
 #include <talloc.h>
 
 #include "smbdirect.h"
-
-static int setup(void **state)
-{
-	*state = talloc_new(NULL);
-	return *state == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-	talloc_free(*state);
-	return 0;
-}
-
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#include "unit.h"
 
 /* [MS-SMBD] 3.1.4.1-d, 3.1.7.2-f: the documented defaults: 1364-byte sends
  * and receives, 1 MiB reassembly, 8 MiB RDMA read/write, 255 credits each
@@ -155,7 +142,7 @@ static void test_settings_field_bounds(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bounds); i++) {
 		check_bound(&bounds[i]);
 	}
 }
@@ -197,55 +184,6 @@ static void test_settings_validate_null(void **state)
 	assert_false(smbdirect_settings_validate(&s, NULL));
 }
 
-static int cb_post_recv(void *p, uint32_t c, uint32_t s)
-{
-	(void)p;
-	(void)s;
-	return (int)c;
-}
-
-static int cb_send(void *p, const struct smbdirect_send_desc *d)
-{
-	(void)p;
-	(void)d;
-	return 0;
-}
-
-static void cb_connected(void *p, const struct smbdirect_params *params)
-{
-	(void)p;
-	(void)params;
-}
-
-static void cb_deliver(void *p, const uint8_t *d, size_t l)
-{
-	(void)p;
-	(void)d;
-	(void)l;
-}
-
-static void cb_send_done(void *p, struct smbdirect_engine_msg *m)
-{
-	(void)p;
-	(void)m;
-}
-
-static void cb_terminated(void *p, enum smbdirect_reason r, const char *d)
-{
-	(void)p;
-	(void)r;
-	(void)d;
-}
-
-static const struct smbdirect_engine_callbacks all_callbacks = {
-	.post_recv = cb_post_recv,
-	.send = cb_send,
-	.connected = cb_connected,
-	.deliver = cb_deliver,
-	.send_done = cb_send_done,
-	.terminated = cb_terminated,
-};
-
 /* smbdirect_engine.h: smbdirect_engine_new() accepts valid settings and
  * callbacks for both roles; a new engine is idle, has no negotiated
  * parameters yet ([MS-SMBD] 3.1.4.1-e/g: Protocol 0, MaxReadWriteSize 0)
@@ -259,7 +197,7 @@ static void test_engine_new_valid_both_roles(void **state)
 	for (role = SMBDIRECT_ROLE_INITIATOR; role <= SMBDIRECT_ROLE_RESPONDER;
 	     role++) {
 		struct smbdirect_engine *e = smbdirect_engine_new(
-			*state, (enum smbdirect_role)role, &s, &all_callbacks,
+			*state, (enum smbdirect_role)role, &s, &idle_callbacks,
 			NULL);
 
 		assert_non_null(e);
@@ -278,26 +216,25 @@ static void test_engine_new_valid_both_roles(void **state)
  * NULL settings are refused by smbdirect_engine_new(). */
 static void test_engine_new_refuses_invalid_settings(void **state)
 {
-	struct smbdirect_settings s;
+	static const enum smbdirect_role roles[] = {
+		SMBDIRECT_ROLE_INITIATOR, SMBDIRECT_ROLE_RESPONDER,
+		SMBDIRECT_ROLE_RESPONDER, SMBDIRECT_ROLE_INITIATOR};
+	struct smbdirect_settings bad[ARRAY_SIZE(roles)];
+	size_t i;
 
-	smbdirect_settings_default(&s);
-	s.max_receive_size = 127;
-	assert_null(smbdirect_engine_new(*state, SMBDIRECT_ROLE_INITIATOR, &s,
-					 &all_callbacks, NULL));
-	smbdirect_settings_default(&s);
-	s.max_fragmented_size = 131071;
-	assert_null(smbdirect_engine_new(*state, SMBDIRECT_ROLE_RESPONDER, &s,
-					 &all_callbacks, NULL));
-	smbdirect_settings_default(&s);
-	s.send_credit_target = 1;
-	assert_null(smbdirect_engine_new(*state, SMBDIRECT_ROLE_RESPONDER, &s,
-					 &all_callbacks, NULL));
-	smbdirect_settings_default(&s);
-	s.receive_credit_max = 1;
-	assert_null(smbdirect_engine_new(*state, SMBDIRECT_ROLE_INITIATOR, &s,
-					 &all_callbacks, NULL));
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		smbdirect_settings_default(&bad[i]);
+	}
+	bad[0].max_receive_size = 127;
+	bad[1].max_fragmented_size = 131071;
+	bad[2].send_credit_target = 1;
+	bad[3].receive_credit_max = 1;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_null(smbdirect_engine_new(*state, roles[i], &bad[i],
+						 &idle_callbacks, NULL));
+	}
 	assert_null(smbdirect_engine_new(*state, SMBDIRECT_ROLE_INITIATOR,
-					 NULL, &all_callbacks, NULL));
+					 NULL, &idle_callbacks, NULL));
 }
 
 /* smbdirect_engine.h: every callback is required: a NULL callbacks struct
@@ -311,7 +248,7 @@ static void test_engine_new_refuses_missing_callbacks(void **state)
 	assert_null(smbdirect_engine_new(*state, SMBDIRECT_ROLE_INITIATOR, &s,
 					 NULL, NULL));
 	for (i = 0; i < 6; i++) {
-		struct smbdirect_engine_callbacks cb = all_callbacks;
+		struct smbdirect_engine_callbacks cb = idle_callbacks;
 
 		switch (i) {
 		case 0:
@@ -349,9 +286,9 @@ static void test_engine_new_refuses_invalid_role(void **state)
 
 	smbdirect_settings_default(&s);
 	assert_null(smbdirect_engine_new(*state, (enum smbdirect_role)2, &s,
-					 &all_callbacks, NULL));
+					 &idle_callbacks, NULL));
 	assert_null(smbdirect_engine_new(*state, (enum smbdirect_role)-1, &s,
-					 &all_callbacks, NULL));
+					 &idle_callbacks, NULL));
 }
 
 /* smbdirect.h: the version string is "MAJOR.MINOR.PATCH" of the macros. */

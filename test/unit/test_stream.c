@@ -72,6 +72,19 @@ static void run_stream(const struct smbdirect_settings *a,
 	talloc_free(mem);
 }
 
+/* Default settings but for the smallest legal sizes: 128-byte sends and
+ * receives, MaxFragmentedSize 131072. */
+static struct smbdirect_settings smallest_sizes(void)
+{
+	struct smbdirect_settings s;
+
+	smbdirect_settings_default(&s);
+	s.max_send_size = 128;
+	s.max_receive_size = 128;
+	s.max_fragmented_size = 131072;
+	return s;
+}
+
 /* Defaults on both sides (1364-byte sends, 1 MiB reassembly, 255 credits). */
 static void test_stream_defaults(void **state)
 {
@@ -83,13 +96,9 @@ static void test_stream_defaults(void **state)
  * MaxFragmentedSize 131072, on both sides: 104 payload bytes a fragment. */
 static void test_stream_smallest_sizes(void **state)
 {
-	struct smbdirect_settings s;
+	struct smbdirect_settings s = smallest_sizes();
 
 	(void)state;
-	smbdirect_settings_default(&s);
-	s.max_send_size = 128;
-	s.max_receive_size = 128;
-	s.max_fragmented_size = 131072;
 	run_stream(&s, &s, 2, false, 16);
 }
 
@@ -131,15 +140,11 @@ static void test_stream_random_credits(void **state)
  * with the smallest legal sizes, one completion per poll. */
 static void test_stream_two_credits(void **state)
 {
-	struct smbdirect_settings s;
+	struct smbdirect_settings s = smallest_sizes();
 
 	(void)state;
-	smbdirect_settings_default(&s);
 	s.send_credit_target = 2;
 	s.receive_credit_max = 2;
-	s.max_send_size = 128;
-	s.max_receive_size = 128;
-	s.max_fragmented_size = 131072;
 	run_stream(&s, &s, 3, false, 1);
 }
 

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "smbdirect.h"
+#include "unit.h"
 
 /* Fill a buffer with a marker so that bytes an encoder must not touch,
  * and padding it must zero, can be checked. */
@@ -37,25 +38,12 @@ static void assert_untouched(const uint8_t *buf, size_t from, size_t to)
 	}
 }
 
-/* Write a 20-byte data transfer header by hand, bypassing the encoder, so
- * that any field value (odd offsets included) can be fed to the decoder. */
+/* put_data_header() with Reserved 0. */
 static void raw_data_header(uint8_t *b, uint16_t cr, uint16_t cg,
 			    uint16_t flags, uint32_t remaining,
 			    uint32_t offset, uint32_t length)
 {
-	b[0] = (uint8_t)cr;
-	b[1] = (uint8_t)(cr >> 8);
-	b[2] = (uint8_t)cg;
-	b[3] = (uint8_t)(cg >> 8);
-	b[4] = (uint8_t)flags;
-	b[5] = (uint8_t)(flags >> 8);
-	b[6] = 0;
-	b[7] = 0;
-	for (int i = 0; i < 4; i++) {
-		b[8 + i] = (uint8_t)(remaining >> (8 * i));
-		b[12 + i] = (uint8_t)(offset >> (8 * i));
-		b[16 + i] = (uint8_t)(length >> (8 * i));
-	}
+	put_data_header(b, cr, cg, flags, 0, remaining, offset, length);
 }
 
 /* --- 2.2.1 negotiate request ----------------------------------------- */
@@ -422,7 +410,7 @@ static void test_3_1_5_8_data_header_decode_bad_data_offset(void **state)
 
 	(void)state;
 	memset(buf, 0, sizeof(buf));
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		raw_data_header(buf, 1, 0, 0, 0, bad[i], 4);
 		assert_int_equal(smbdirect_data_header_decode(buf, 64, &hdr),
 				 SMBDIRECT_WIRE_BAD_DATA_OFFSET);
@@ -616,7 +604,7 @@ static void test_2_2_3_1_descriptors_decode_bad_length(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(lengths); i++) {
 		count = 99;
 		assert_int_equal(smbdirect_buffer_descriptors_decode(
 					 two_descs_bytes, lengths[i], out, 2,

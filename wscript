@@ -11,10 +11,18 @@ SMBDIRECT_SOURCES = '''
     lib/send_desc.c
 '''
 
+SMBDIRECT_RDMA_SOURCES = '''
+    lib/rdma_conn.c
+    lib/rdma_connect.c
+    lib/rdma_listen.c
+    lib/rdma_mem.c
+'''
+
 SMBDIRECT_PUBLIC_HEADERS = '''
     include/smbdirect.h
     include/smbdirect_wire.h
     include/smbdirect_engine.h
+    include/smbdirect_rdma.h
 '''
 
 
@@ -25,8 +33,8 @@ def configure(conf):
 
 def build(bld):
     bld.SAMBA_LIBRARY('smbdirect',
-                      source=SMBDIRECT_SOURCES,
+                      source=SMBDIRECT_SOURCES + SMBDIRECT_RDMA_SOURCES,
                       includes='include lib',
                       public_headers=SMBDIRECT_PUBLIC_HEADERS,
-                      deps='talloc',
+                      deps='talloc tevent ibverbs rdmacm',
                       private_library=True)

@@ -1,0 +1,434 @@
+/*
+ * libsmbdirect: SMB-Direct connections over RDMA (librdmacm + libibverbs),
+ * driven by a tevent event loop.
+ *
+ * Copyright (C) 2026 The libsmbdirect authors
+ *
+ * This library is free software; you can redistribute it and/or modify it
+ * under the terms of the GNU Lesser General Public License as published by
+ * the Free Software Foundation; either version 3 of the License, or (at your
+ * option) any later version.
+ */
+
+/**
+ * @file smbdirect_rdma.h
+ * @brief The asynchronous API: connect, listen, accept (in process or in a
+ *        forked child), messages, RDMA read/write against a peer's buffer
+ *        descriptors, and memory exposure for the peer.
+ *
+ * Objects are talloc objects: freeing one releases what it holds at the
+ * kernel (QP, MRs, CQ, event channel) in the right order. Asynchronous
+ * calls are tevent `_send`/`_recv` pairs. No rdma-core type appears here.
+ *
+ * Everything runs on the thread that owns the tevent context. A process
+ * that switches credentials must not use this mode (see
+ * docs/architecture.md).
+ */
+#ifndef SMBDIRECT_RDMA_H
+#define SMBDIRECT_RDMA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <smbdirect.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct tevent_context;
+struct tevent_req;
+
+/** The default SMB-Direct port over iWARP; IB/RoCE peers often use 445. */
+#define SMBDIRECT_DEFAULT_PORT 5445
+
+/** One SMB-Direct connection. */
+struct smbdirect_conn;
+/** A listening endpoint. */
+struct smbdirect_listener;
+/** A connection request that arrived at a listener. */
+struct smbdirect_conn_request;
+/** Registered memory lent by the library for RDMA and sends. */
+struct smbdirect_buffer;
+/** Memory of ours exposed to the peer for one I/O. */
+struct smbdirect_exposure;
+
+/**
+ * @brief Callbacks of a connection. All are optional.
+ */
+struct smbdirect_conn_handlers {
+	/**
+	 * An upper-layer message arrived. @p data is valid only during the
+	 * call; a message that fitted in one receive points into the receive
+	 * buffer (no copy). If not set, messages are queued for
+	 * smbdirect_recv_send().
+	 */
+	void (*message)(struct smbdirect_conn *conn, const uint8_t *data,
+			size_t length, void *private_data);
+	/**
+	 * The connection ended (once). The connection object stays valid
+	 * until freed; every pending request fails with ENOTCONN.
+	 */
+	void (*disconnected)(struct smbdirect_conn *conn,
+			     enum smbdirect_reason reason, const char *detail,
+			     void *private_data);
+};
+
+/**
+ * @brief Connect to an SMB-Direct peer and negotiate ([MS-SMBD] 3.1.4.1).
+ *
+ * Resolves the address and route (each bounded by @p timeout_ms), opens
+ * the device, creates the PD, CQ and QP (retry count 6, RNR retry 0, as the
+ * Linux peers), connects, and runs the negotiation.
+ *
+ * @param mem_ctx    talloc parent of the request.
+ * @param ev         Event context that drives the connection.
+ * @param dst        Peer address with port (IPv4 or IPv6).
+ * @param src        Local address to bind, or NULL.
+ * @param settings   Settings; NULL for smbdirect_settings_default().
+ * @param timeout_ms Bound on address and route resolution.
+ * @return A tevent request, or NULL on allocation failure.
+ */
+struct tevent_req *smbdirect_connect_send(
+	void *mem_ctx, struct tevent_context *ev, const struct sockaddr *dst,
+	const struct sockaddr *src, const struct smbdirect_settings *settings,
+	uint32_t timeout_ms);
+
+/**
+ * @brief Result of smbdirect_connect_send().
+ *
+ * @param req     The request.
+ * @param mem_ctx talloc parent for the connection.
+ * @param conn    Output: the negotiated connection.
+ * @param reason  Output (may be NULL): why it failed.
+ * @return 0, or an errno value (ETIMEDOUT, ECONNREFUSED, EPROTO for a
+ *         failed negotiation, ENODEV, ...).
+ */
+int smbdirect_connect_recv(struct tevent_req *req, void *mem_ctx,
+			   struct smbdirect_conn **conn,
+			   enum smbdirect_reason *reason);
+
+/**
+ * @brief Called for each connection request at a listener.
+ *
+ * The callee must, before returning or later, either accept the request
+ * (smbdirect_accept_send()), hand it to a child (smbdirect_listener_fork()),
+ * or free it (which rejects it).
+ */
+typedef void (*smbdirect_request_fn)(struct smbdirect_listener *listener,
+				     struct smbdirect_conn_request *request,
+				     void *private_data);
+
+/**
+ * @brief Listen for SMB-Direct connections.
+ *
+ * @param mem_ctx      talloc parent of the listener.
+ * @param ev           Event context.
+ * @param addr         Address and port to bind (INADDR_ANY, in6addr_any
+ *                     or a specific address).
+ * @param backlog      rdma_listen() backlog.
+ * @param on_request   Called for each incoming request.
+ * @param private_data Passed to @p on_request.
+ * @param listener     Output.
+ * @return 0 or an errno value (EADDRINUSE, ENODEV, ...).
+ */
+int smbdirect_listen(void *mem_ctx, struct tevent_context *ev,
+		     const struct sockaddr *addr, int backlog,
+		     smbdirect_request_fn on_request, void *private_data,
+		     struct smbdirect_listener **listener);
+
+/**
+ * @brief The address the listener is bound to (useful with port 0).
+ * @param listener The listener.
+ * @return A pointer into the listener.
+ */
+const struct sockaddr *
+smbdirect_listener_address(const struct smbdirect_listener *listener);
+
+/**
+ * @brief The peer's address as "ADDR:PORT" ("[ADDR]:PORT" for IPv6).
+ * @param request A connection request.
+ * @return A string owned by the request.
+ */
+const char *
+smbdirect_conn_request_peer(const struct smbdirect_conn_request *request);
+
+/**
+ * @brief Fork a child that owns this connection (no broker).
+ *
+ * Follows docs/architecture.md "Fork-per-connection": the parent keeps
+ * only the listener; the child moves the request onto its own event
+ * channel (rdma_migrate_id) and builds its own device context, PD, CQ and
+ * QP when it accepts. The parent waits (bounded) until the child reports
+ * the migration, then forgets the request.
+ *
+ * @param listener The listener (parent side).
+ * @param request  The request, freed in the parent on return.
+ * @param child_ev In the child: receives a new tevent context to use
+ *                 (the parent's must not be used there). Unused in the
+ *                 parent.
+ * @param child_request In the child: the migrated request, to pass to
+ *                 smbdirect_accept_send(). Unused in the parent.
+ * @return In the parent, the child's pid (> 0); in the child, 0; -1 with
+ *         errno on failure (the request is rejected).
+ */
+pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
+			      struct smbdirect_conn_request *request,
+			      struct tevent_context **child_ev,
+			      struct smbdirect_conn_request **child_request);
+
+/**
+ * @brief Accept a connection request and negotiate as the responder
+ *        ([MS-SMBD] 3.1.7.2, 3.1.5.6).
+ *
+ * @param mem_ctx  talloc parent of the request.
+ * @param ev       Event context (in a forked child, the one
+ *                 smbdirect_listener_fork() returned).
+ * @param request  The connection request; the tevent request takes it over.
+ * @param settings Settings; NULL for defaults.
+ * @return A tevent request, or NULL on allocation failure.
+ */
+struct tevent_req *smbdirect_accept_send(void *mem_ctx,
+					 struct tevent_context *ev,
+					 struct smbdirect_conn_request *request,
+					 const struct smbdirect_settings *settings);
+
+/**
+ * @brief Result of smbdirect_accept_send().
+ *
+ * @param req     The request.
+ * @param mem_ctx talloc parent for the connection.
+ * @param conn    Output: the negotiated connection.
+ * @param reason  Output (may be NULL): why it failed.
+ * @return 0 or an errno value.
+ */
+int smbdirect_accept_recv(struct tevent_req *req, void *mem_ctx,
+			  struct smbdirect_conn **conn,
+			  enum smbdirect_reason *reason);
+
+/**
+ * @brief Set the connection's callbacks.
+ * @param conn         The connection.
+ * @param handlers     Copied; NULL clears them.
+ * @param private_data Passed to every callback.
+ */
+void smbdirect_conn_set_handlers(struct smbdirect_conn *conn,
+				 const struct smbdirect_conn_handlers *handlers,
+				 void *private_data);
+
+/**
+ * @brief The negotiated parameters.
+ * @param conn The connection.
+ * @return A pointer into the connection.
+ */
+const struct smbdirect_params *
+smbdirect_conn_params(const struct smbdirect_conn *conn);
+
+/**
+ * @brief The peer's address as "ADDR:PORT", for logs.
+ * @param conn The connection.
+ * @return A string owned by the connection.
+ */
+const char *smbdirect_conn_peer(const struct smbdirect_conn *conn);
+
+/**
+ * @brief Send one upper-layer message ([MS-SMBD] 3.1.4.2).
+ *
+ * The payload is copied into registered send buffers as it is sent, so the
+ * iovecs need only stay valid until the request completes. Messages go out
+ * in the order of the calls.
+ *
+ * @param mem_ctx talloc parent of the request.
+ * @param ev      Event context.
+ * @param conn    The connection.
+ * @param iov     The payload.
+ * @param iovcnt  Number of entries.
+ * @return A tevent request, or NULL on allocation failure.
+ */
+struct tevent_req *smbdirect_send_send(void *mem_ctx,
+				       struct tevent_context *ev,
+				       struct smbdirect_conn *conn,
+				       const struct iovec *iov, int iovcnt);
+
+/**
+ * @brief Send one upper-layer message with Send-with-Invalidate: the
+ *        peer's rkey @p remote_rkey dies when the message arrives
+ *        ([MS-SMBD] 3.1.4.2, 3.1.5.4; SMB2_CHANNEL_RDMA_V1_INVALIDATE).
+ *
+ * Parameters and result as smbdirect_send_send(), plus:
+ * @param remote_rkey The Token of the peer's buffer descriptor.
+ */
+struct tevent_req *smbdirect_send_invalidate_send(
+	void *mem_ctx, struct tevent_context *ev, struct smbdirect_conn *conn,
+	const struct iovec *iov, int iovcnt, uint32_t remote_rkey);
+
+/**
+ * @brief Result of smbdirect_send_send().
+ * @param req The request.
+ * @return 0 once every fragment completed; ENOTCONN if the connection
+ *         ended first; EMSGSIZE if too long for the peer.
+ */
+int smbdirect_send_recv(struct tevent_req *req);
+
+/**
+ * @brief Receive the next upper-layer message (when no message handler is
+ *        set).
+ *
+ * @param mem_ctx talloc parent of the request.
+ * @param ev      Event context.
+ * @param conn    The connection.
+ * @return A tevent request, or NULL on allocation failure.
+ */
+struct tevent_req *smbdirect_recv_send(void *mem_ctx,
+				       struct tevent_context *ev,
+				       struct smbdirect_conn *conn);
+
+/**
+ * @brief Result of smbdirect_recv_send().
+ *
+ * @param req     The request.
+ * @param mem_ctx talloc parent of the returned data.
+ * @param data    Output: the message (talloc'd).
+ * @param length  Output: its length.
+ * @return 0, or ENOTCONN once the connection ended.
+ */
+int smbdirect_recv_recv(struct tevent_req *req, void *mem_ctx,
+			uint8_t **data, size_t *length);
+
+/**
+ * @brief Allocate registered memory for RDMA reads and writes (and for
+ *        exposing to the peer).
+ *
+ * @param mem_ctx talloc parent.
+ * @param conn    The connection whose protection domain it belongs to.
+ * @param size    Bytes.
+ * @return The buffer, or NULL (errno set).
+ */
+struct smbdirect_buffer *smbdirect_buffer_new(void *mem_ctx,
+					      struct smbdirect_conn *conn,
+					      size_t size);
+
+/**
+ * @brief The memory of a buffer.
+ * @param buffer The buffer.
+ * @return Its first byte.
+ */
+void *smbdirect_buffer_data(struct smbdirect_buffer *buffer);
+
+/**
+ * @brief Its size.
+ * @param buffer The buffer.
+ * @return Bytes.
+ */
+size_t smbdirect_buffer_size(const struct smbdirect_buffer *buffer);
+
+/**
+ * @brief RDMA-write local bytes into the peer's buffers ([MS-SMBD] 3.1.4.5).
+ *
+ * The descriptor list is walked in order; the transfer is split into work
+ * requests within the device's limits and posted as one chain.
+ *
+ * @param mem_ctx talloc parent of the request.
+ * @param ev      Event context.
+ * @param conn    The connection.
+ * @param local   Registered source.
+ * @param offset  Offset in @p local.
+ * @param length  Bytes to write; at most the sum of the descriptors and
+ *                at most max_read_write_size.
+ * @param remote  The peer's descriptors.
+ * @param count   Number of descriptors.
+ * @return A tevent request, or NULL on allocation failure.
+ */
+struct tevent_req *smbdirect_rdma_write_send(
+	void *mem_ctx, struct tevent_context *ev, struct smbdirect_conn *conn,
+	struct smbdirect_buffer *local, size_t offset, size_t length,
+	const struct smbdirect_buffer_descriptor *remote, size_t count);
+
+/**
+ * @brief RDMA-read the peer's buffers into local memory ([MS-SMBD] 3.1.4.6).
+ *
+ * Parameters as for smbdirect_rdma_write_send(), with @p local the
+ * destination.
+ */
+struct tevent_req *smbdirect_rdma_read_send(
+	void *mem_ctx, struct tevent_context *ev, struct smbdirect_conn *conn,
+	struct smbdirect_buffer *local, size_t offset, size_t length,
+	const struct smbdirect_buffer_descriptor *remote, size_t count);
+
+/**
+ * @brief Result of an RDMA read or write.
+ * @param req The request.
+ * @return 0; EINVAL for a bad descriptor list; EIO if the peer refused
+ *         the access (for example an rkey already invalidated); ENOTCONN.
+ */
+int smbdirect_rdma_recv(struct tevent_req *req);
+
+/**
+ * @brief Expose part of a buffer to the peer for one I/O
+ *        ([MS-SMBD] 3.1.4.3).
+ *
+ * Each exposure has its own rkey, which dies when the exposure is freed
+ * ([MS-SMBD] 3.1.4.4) or when the peer invalidates it with
+ * send-with-invalidate (SMB2_CHANNEL_RDMA_V1_INVALIDATE).
+ *
+ * @param mem_ctx      talloc parent; freeing the exposure revokes it.
+ * @param conn         The connection.
+ * @param buffer       The memory.
+ * @param offset       Start in @p buffer.
+ * @param length       Bytes.
+ * @param remote_write true if the peer will write (an SMB2 READ), false if
+ *                     it will read (an SMB2 WRITE).
+ * @param descs        Output descriptors.
+ * @param max_count    Capacity of @p descs.
+ * @param count        Output: descriptors written.
+ * @return The exposure, or NULL (errno set).
+ */
+struct smbdirect_exposure *smbdirect_expose(
+	void *mem_ctx, struct smbdirect_conn *conn,
+	struct smbdirect_buffer *buffer, size_t offset, size_t length,
+	bool remote_write, struct smbdirect_buffer_descriptor *descs,
+	size_t max_count, size_t *count);
+
+/**
+ * @brief Whether the peer invalidated this exposure's rkey.
+ * @param exposure The exposure.
+ * @return true once a send-with-invalidate named its rkey.
+ */
+bool smbdirect_exposure_invalidated(const struct smbdirect_exposure *exposure);
+
+/**
+ * @brief End the connection ([MS-SMBD] 3.1.7.1); pending requests fail.
+ * @param conn The connection.
+ */
+void smbdirect_disconnect(struct smbdirect_conn *conn);
+
+/**
+ * @brief Counters of a connection.
+ */
+struct smbdirect_conn_stats {
+	struct smbdirect_engine_stats engine; /**< protocol counters */
+	uint64_t rdma_reads;       /**< RDMA read work requests */
+	uint64_t rdma_writes;      /**< RDMA write work requests */
+	uint64_t rdma_bytes;       /**< bytes moved by RDMA */
+	uint64_t cq_polls;         /**< ibv_poll_cq calls */
+	uint64_t cq_events;        /**< completion channel wake-ups */
+	uint64_t inline_sends;     /**< sends posted inline */
+};
+
+/**
+ * @brief Read a connection's counters.
+ * @param conn  The connection.
+ * @param stats Output.
+ */
+void smbdirect_conn_get_stats(const struct smbdirect_conn *conn,
+			      struct smbdirect_conn_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SMBDIRECT_RDMA_H */

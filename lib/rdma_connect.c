@@ -1,0 +1,276 @@
+/*
+ * libsmbdirect: the active side, [MS-SMBD] 3.1.4.1 over rdma_cm.
+ *
+ * Copyright (C) 2026 The libsmbdirect authors
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ *
+ * resolve address -> resolve route -> own context, PD, CQ, QP (INIT) ->
+ * rdma_connect (our QP number, retry 6, RNR retry 0) -> CONNECT_RESPONSE ->
+ * RTR, RTS, rdma_establish -> engine start (negotiate request) ->
+ * negotiate response -> done.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include "rdma_private.h"
+
+struct connect_state {
+	struct tevent_context *ev;
+	struct smbdirect_settings settings;
+	uint32_t timeout_ms;
+	struct rdma_event_channel *channel;
+	struct rdma_cm_id *id;
+	struct tevent_fd *fde;
+	struct smbdirect_conn *conn;
+	enum smbdirect_reason reason;
+	char peer[80];
+};
+
+static void connect_fail(struct tevent_req *req, int error,
+			 enum smbdirect_reason reason, const char *what)
+{
+	struct connect_state *state = tevent_req_data(req, struct connect_state);
+
+	sd_log(NULL, "connect to %s failed: %s: %s", state->peer, what,
+	       strerror(error));
+	state->reason = reason;
+	TALLOC_FREE(state->fde);
+	tevent_req_error(req, error);
+}
+
+static int connect_state_destructor(struct connect_state *state)
+{
+	TALLOC_FREE(state->fde);
+	if (state->conn != NULL) {
+		/* Not handed out: the connection owns id and channel. */
+		TALLOC_FREE(state->conn);
+		return 0;
+	}
+	if (state->id != NULL) {
+		rdma_destroy_id(state->id);
+	}
+	if (state->channel != NULL) {
+		rdma_destroy_event_channel(state->channel);
+	}
+	return 0;
+}
+
+static void connect_setup_done(struct smbdirect_conn *conn, void *arg)
+{
+	struct tevent_req *req = arg;
+	struct connect_state *state = tevent_req_data(req, struct connect_state);
+
+	if (conn->connected) {
+		tevent_req_done(req);
+		return;
+	}
+	state->reason = conn->reason;
+	tevent_req_error(req, conn->reason == SMBDIRECT_REASON_NEGOTIATE_TIMEOUT
+				      ? ETIMEDOUT
+				      : EPROTO);
+}
+
+static void connect_established(struct tevent_req *req)
+{
+	struct connect_state *state = tevent_req_data(req, struct connect_state);
+	struct smbdirect_conn *conn = state->conn;
+	int ret;
+
+	ret = sd_conn_qp_ready(conn);
+	if (ret != 0) {
+		connect_fail(req, ret, SMBDIRECT_REASON_TRANSPORT_ERROR,
+			     "moving the QP to RTS");
+		return;
+	}
+	if (rdma_establish(state->id) != 0) {
+		connect_fail(req, errno, SMBDIRECT_REASON_TRANSPORT_ERROR,
+			     "rdma_establish");
+		return;
+	}
+	/* From here the connection handles its CM channel itself. */
+	TALLOC_FREE(state->fde);
+	ret = sd_conn_watch(conn);
+	if (ret != 0) {
+		connect_fail(req, ret, SMBDIRECT_REASON_NO_MEMORY, "watching");
+		return;
+	}
+	conn->setup_done = connect_setup_done;
+	conn->setup_arg = req;
+	/* 3.1.4.1: post a receive, send the negotiate request (3.1.5.2). */
+	smbdirect_engine_start(conn->engine, sd_now());
+	sd_conn_update_timer(conn);
+}
+
+static void connect_cm_event(struct tevent_context *ev, struct tevent_fd *fde,
+			     uint16_t flags, void *priv)
+{
+	struct tevent_req *req = priv;
+	struct connect_state *state = tevent_req_data(req, struct connect_state);
+	struct rdma_cm_event *event = NULL;
+	struct rdma_conn_param param;
+	enum rdma_cm_event_type type;
+	int status;
+	int ret;
+
+	(void)ev;
+	(void)fde;
+	(void)flags;
+	if (rdma_get_cm_event(state->channel, &event) != 0) {
+		if (errno != EAGAIN) {
+			connect_fail(req, errno, SMBDIRECT_REASON_LOCAL_ERROR,
+				     "rdma_get_cm_event");
+		}
+		return;
+	}
+	type = event->event;
+	status = event->status;
+	rdma_ack_cm_event(event);
+
+	switch (type) {
+	case RDMA_CM_EVENT_ADDR_RESOLVED:
+		if (rdma_resolve_route(state->id, (int)state->timeout_ms) != 0) {
+			connect_fail(req, errno,
+				     SMBDIRECT_REASON_TRANSPORT_ERROR,
+				     "rdma_resolve_route");
+		}
+		return;
+	case RDMA_CM_EVENT_ROUTE_RESOLVED:
+		state->conn = sd_conn_new(state, state->ev,
+					  SMBDIRECT_ROLE_INITIATOR,
+					  &state->settings, state->channel,
+					  state->id, &ret);
+		if (state->conn == NULL) {
+			connect_fail(req, ret, SMBDIRECT_REASON_LOCAL_ERROR,
+				     "creating the connection");
+			return;
+		}
+		state->conn->own_cm_channel = true;
+		memset(&param, 0, sizeof(param));
+		param.qp_num = state->conn->qp->qp_num;
+		param.responder_resources = state->conn->responder_resources;
+		param.initiator_depth = state->conn->initiator_depth;
+		/* As the Linux peers: retry 6, RNR retry 0, so a send that
+		 * finds no posted receive fails at once (credit errors show). */
+		param.retry_count = 6;
+		param.rnr_retry_count = 0;
+		param.flow_control = 1;
+		if (rdma_connect(state->id, &param) != 0) {
+			connect_fail(req, errno,
+				     SMBDIRECT_REASON_TRANSPORT_ERROR,
+				     "rdma_connect");
+		}
+		return;
+	case RDMA_CM_EVENT_CONNECT_RESPONSE:
+		connect_established(req);
+		return;
+	case RDMA_CM_EVENT_ESTABLISHED:
+		return;
+	case RDMA_CM_EVENT_REJECTED:
+		connect_fail(req, ECONNREFUSED,
+			     SMBDIRECT_REASON_PEER_DISCONNECTED,
+			     "rejected by the peer");
+		return;
+	case RDMA_CM_EVENT_ADDR_ERROR:
+	case RDMA_CM_EVENT_ROUTE_ERROR:
+		connect_fail(req, status == -ETIMEDOUT ? ETIMEDOUT : EHOSTUNREACH,
+			     SMBDIRECT_REASON_TRANSPORT_ERROR,
+			     rdma_event_str(type));
+		return;
+	case RDMA_CM_EVENT_UNREACHABLE:
+	case RDMA_CM_EVENT_CONNECT_ERROR:
+		connect_fail(req, status == -ETIMEDOUT ? ETIMEDOUT : EHOSTUNREACH,
+			     SMBDIRECT_REASON_TRANSPORT_ERROR,
+			     rdma_event_str(type));
+		return;
+	default:
+		connect_fail(req, EIO, SMBDIRECT_REASON_TRANSPORT_ERROR,
+			     rdma_event_str(type));
+		return;
+	}
+}
+
+struct tevent_req *smbdirect_connect_send(
+	void *mem_ctx, struct tevent_context *ev, const struct sockaddr *dst,
+	const struct sockaddr *src, const struct smbdirect_settings *settings,
+	uint32_t timeout_ms)
+{
+	struct tevent_req *req;
+	struct connect_state *state;
+	const char *why = NULL;
+
+	req = tevent_req_create(mem_ctx, &state, struct connect_state);
+	if (req == NULL) {
+		return NULL;
+	}
+	state->ev = ev;
+	state->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+	if (settings != NULL) {
+		state->settings = *settings;
+	} else {
+		smbdirect_settings_default(&state->settings);
+	}
+	sd_format_addr(dst, state->peer, sizeof(state->peer));
+	talloc_set_destructor(state, connect_state_destructor);
+	if (dst == NULL ||
+	    !smbdirect_settings_validate(&state->settings, &why)) {
+		state->reason = SMBDIRECT_REASON_INVALID_ARGUMENT;
+		tevent_req_error(req, EINVAL);
+		return tevent_req_post(req, ev);
+	}
+	state->channel = rdma_create_event_channel();
+	if (state->channel == NULL) {
+		connect_fail(req, errno, SMBDIRECT_REASON_LOCAL_ERROR,
+			     "rdma_create_event_channel");
+		return tevent_req_post(req, ev);
+	}
+	if (fcntl(state->channel->fd, F_SETFL,
+		  fcntl(state->channel->fd, F_GETFL) | O_NONBLOCK) != 0 ||
+	    rdma_create_id(state->channel, &state->id, NULL, RDMA_PS_TCP) != 0) {
+		connect_fail(req, errno, SMBDIRECT_REASON_LOCAL_ERROR,
+			     "rdma_create_id");
+		return tevent_req_post(req, ev);
+	}
+	state->fde = tevent_add_fd(ev, state, state->channel->fd,
+				   TEVENT_FD_READ, connect_cm_event, req);
+	if (tevent_req_nomem(state->fde, req)) {
+		return tevent_req_post(req, ev);
+	}
+	if (rdma_resolve_addr(state->id, (struct sockaddr *)src,
+			      (struct sockaddr *)dst,
+			      (int)state->timeout_ms) != 0) {
+		connect_fail(req, errno, SMBDIRECT_REASON_TRANSPORT_ERROR,
+			     "rdma_resolve_addr");
+		return tevent_req_post(req, ev);
+	}
+	return req;
+}
+
+int smbdirect_connect_recv(struct tevent_req *req, void *mem_ctx,
+			   struct smbdirect_conn **conn,
+			   enum smbdirect_reason *reason)
+{
+	struct connect_state *state = tevent_req_data(req, struct connect_state);
+	enum tevent_req_state st;
+	uint64_t err;
+
+	if (tevent_req_is_error(req, &st, &err)) {
+		if (reason != NULL) {
+			*reason = state->reason != SMBDIRECT_REASON_NONE
+					  ? state->reason
+					  : SMBDIRECT_REASON_LOCAL_ERROR;
+		}
+		tevent_req_received(req);
+		return err != 0 ? (int)err : EIO;
+	}
+	state->conn->setup_done = NULL;
+	*conn = talloc_steal(mem_ctx, state->conn);
+	state->conn = NULL;
+	state->id = NULL;
+	state->channel = NULL;
+	if (reason != NULL) {
+		*reason = SMBDIRECT_REASON_NONE;
+	}
+	tevent_req_received(req);
+	return 0;
+}

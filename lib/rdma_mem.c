@@ -1,0 +1,494 @@
+/*
+ * libsmbdirect: registered buffers, memory exposed to the peer, and RDMA
+ * read/write against the peer's buffer descriptors ([MS-SMBD] 3.1.4.3 to
+ * 3.1.4.6).
+ *
+ * Copyright (C) 2026 The libsmbdirect authors
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rdma_private.h"
+
+/* --- lent buffers ------------------------------------------------------ */
+
+struct smbdirect_buffer {
+	struct smbdirect_conn *conn;
+	uint8_t *data;
+	size_t size;
+	struct ibv_mr *mr;
+};
+
+static int buffer_destructor(struct smbdirect_buffer *b)
+{
+	if (b->mr != NULL) {
+		ibv_dereg_mr(b->mr);
+	}
+	free(b->data);
+	return 0;
+}
+
+struct smbdirect_buffer *smbdirect_buffer_new(void *mem_ctx,
+					      struct smbdirect_conn *conn,
+					      size_t size)
+{
+	struct smbdirect_buffer *b;
+	long page = sysconf(_SC_PAGESIZE);
+
+	if (conn == NULL || size == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	b = talloc_zero(mem_ctx, struct smbdirect_buffer);
+	if (b == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	b->conn = conn;
+	b->size = size;
+	talloc_set_destructor(b, buffer_destructor);
+	if (posix_memalign((void **)&b->data, page > 0 ? (size_t)page : 4096,
+			   size) != 0) {
+		talloc_free(b);
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* Local access only: the peer reaches it through exposures, each
+	 * with an rkey of its own. */
+	b->mr = ibv_reg_mr(conn->pd, b->data, size, IBV_ACCESS_LOCAL_WRITE);
+	if (b->mr == NULL) {
+		int err = errno != 0 ? errno : ENOMEM;
+
+		talloc_free(b);
+		errno = err;
+		return NULL;
+	}
+	return b;
+}
+
+void *smbdirect_buffer_data(struct smbdirect_buffer *buffer)
+{
+	return buffer->data;
+}
+
+size_t smbdirect_buffer_size(const struct smbdirect_buffer *buffer)
+{
+	return buffer->size;
+}
+
+/* --- exposures: per-I/O registration ------------------------------------ */
+
+struct smbdirect_exposure {
+	struct smbdirect_exposure *prev, *next;
+	struct smbdirect_conn *conn;
+	struct ibv_mr *mr;
+	bool invalidated;
+};
+
+static int exposure_destructor(struct smbdirect_exposure *x)
+{
+	struct smbdirect_conn *conn = x->conn;
+
+	if (x->prev != NULL) {
+		x->prev->next = x->next;
+	} else if (conn->exposures == x) {
+		conn->exposures = x->next;
+	}
+	if (x->next != NULL) {
+		x->next->prev = x->prev;
+	}
+	/* [MS-SMBD] 3.1.4.4: deregistration returns only when the peer can
+	 * no longer reach the memory. */
+	if (x->mr != NULL) {
+		ibv_dereg_mr(x->mr);
+	}
+	return 0;
+}
+
+struct smbdirect_exposure *smbdirect_expose(
+	void *mem_ctx, struct smbdirect_conn *conn,
+	struct smbdirect_buffer *buffer, size_t offset, size_t length,
+	bool remote_write, struct smbdirect_buffer_descriptor *descs,
+	size_t max_count, size_t *count)
+{
+	struct smbdirect_exposure *x;
+	int access = IBV_ACCESS_LOCAL_WRITE;
+
+	if (conn == NULL || buffer == NULL || descs == NULL || count == NULL ||
+	    max_count == 0 || length == 0 || offset > buffer->size ||
+	    length > buffer->size - offset || length > UINT32_MAX) {
+		errno = EINVAL;
+		return NULL;
+	}
+	x = talloc_zero(mem_ctx, struct smbdirect_exposure);
+	if (x == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	x->conn = conn;
+	talloc_set_destructor(x, exposure_destructor);
+	access |= remote_write ? IBV_ACCESS_REMOTE_WRITE
+			       : IBV_ACCESS_REMOTE_READ;
+	/* 3.1.4.3: a registration of its own for this I/O, with only the
+	 * access the I/O needs. */
+	x->mr = ibv_reg_mr(conn->pd, buffer->data + offset, length, access);
+	if (x->mr == NULL) {
+		int err = errno != 0 ? errno : ENOMEM;
+
+		talloc_free(x);
+		errno = err;
+		return NULL;
+	}
+	x->next = conn->exposures;
+	if (x->next != NULL) {
+		x->next->prev = x;
+	}
+	conn->exposures = x;
+	descs[0].offset = (uint64_t)(uintptr_t)(buffer->data + offset);
+	descs[0].token = x->mr->rkey;
+	descs[0].length = (uint32_t)length;
+	*count = 1;
+	return x;
+}
+
+bool smbdirect_exposure_invalidated(const struct smbdirect_exposure *exposure)
+{
+	return exposure->invalidated;
+}
+
+void sd_exposure_invalidated(struct smbdirect_conn *conn, uint32_t rkey)
+{
+	struct smbdirect_exposure *x;
+
+	for (x = conn->exposures; x != NULL; x = x->next) {
+		if (x->mr != NULL && x->mr->rkey == rkey) {
+			x->invalidated = true;
+			return;
+		}
+	}
+}
+
+/* --- RDMA read and write ------------------------------------------------ */
+
+struct sd_rdma_op {
+	struct sd_rdma_op *prev, *next;
+	struct smbdirect_conn *conn;
+	struct tevent_req *req;
+	bool write;
+	bool posted_all;
+	bool linked_waiting;
+	bool linked_posted;
+	struct smbdirect_buffer *local;
+	size_t local_offset;
+	size_t length;
+	size_t done_bytes;          /* bytes handed to work requests */
+	struct smbdirect_buffer_descriptor *remote;
+	size_t remote_count;
+	size_t remote_index;        /* descriptor of the next byte */
+	size_t remote_offset;       /* offset in that descriptor */
+	uint32_t wr_posted;
+	uint32_t wr_completed;
+	int error;
+};
+
+static void op_unlink(struct sd_rdma_op *op)
+{
+	struct smbdirect_conn *conn = op->conn;
+	struct sd_rdma_op **head = NULL;
+
+	if (op->linked_waiting) {
+		head = &conn->rdma_waiting;
+		op->linked_waiting = false;
+	} else if (op->linked_posted) {
+		head = &conn->rdma_posted;
+		op->linked_posted = false;
+	} else {
+		return;
+	}
+	if (op->prev != NULL) {
+		op->prev->next = op->next;
+	} else {
+		*head = op->next;
+	}
+	if (op->next != NULL) {
+		op->next->prev = op->prev;
+	}
+	op->prev = op->next = NULL;
+}
+
+static void op_link(struct sd_rdma_op *op, struct sd_rdma_op **head)
+{
+	/* Append: operations are posted in submission order. */
+	struct sd_rdma_op *tail = *head;
+
+	op->next = NULL;
+	if (tail == NULL) {
+		op->prev = NULL;
+		*head = op;
+		return;
+	}
+	while (tail->next != NULL) {
+		tail = tail->next;
+	}
+	tail->next = op;
+	op->prev = tail;
+}
+
+static int op_destructor(struct sd_rdma_op *op)
+{
+	if (op->wr_posted != op->wr_completed && !op->conn->ended) {
+		/* Work requests still reference the caller's memory: the
+		 * only safe way out is to end the connection. */
+		op_unlink(op);
+		sd_conn_fail(op->conn, SMBDIRECT_REASON_LOCAL_CLOSE,
+			     "an RDMA request was freed while in flight");
+		return 0;
+	}
+	op_unlink(op);
+	return 0;
+}
+
+static void op_finish(struct sd_rdma_op *op)
+{
+	op_unlink(op);
+	if (op->error != 0) {
+		tevent_req_error(op->req, op->error);
+	} else {
+		tevent_req_done(op->req);
+	}
+}
+
+/* Post as many work requests of `op` as the queues allow. */
+static bool op_post(struct smbdirect_conn *conn, struct sd_rdma_op *op)
+{
+	while (op->done_bytes < op->length) {
+		const struct smbdirect_buffer_descriptor *d =
+			&op->remote[op->remote_index];
+		size_t chunk = d->length - op->remote_offset;
+		struct ibv_sge sge;
+		struct ibv_send_wr wr;
+		struct ibv_send_wr *bad = NULL;
+		int ret;
+
+		if (conn->sq_used >= conn->sq_depth) {
+			return false;
+		}
+		if (!op->write && conn->rdma_reads_in_flight >=
+					  conn->max_rd_atomic) {
+			return false;
+		}
+		if (chunk > op->length - op->done_bytes) {
+			chunk = op->length - op->done_bytes;
+		}
+		if (chunk > conn->max_msg_size) {
+			chunk = conn->max_msg_size;
+		}
+		memset(&wr, 0, sizeof(wr));
+		sge.addr = (uintptr_t)(op->local->data + op->local_offset +
+				       op->done_bytes);
+		sge.length = (uint32_t)chunk;
+		sge.lkey = op->local->mr->lkey;
+		wr.wr_id = (uint64_t)(uintptr_t)op | SD_WR_RDMA;
+		wr.sg_list = &sge;
+		wr.num_sge = 1;
+		wr.opcode = op->write ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ;
+		wr.send_flags = IBV_SEND_SIGNALED;
+		wr.wr.rdma.remote_addr = d->offset + op->remote_offset;
+		wr.wr.rdma.rkey = d->token;
+		ret = ibv_post_send(conn->qp, &wr, &bad);
+		if (ret != 0) {
+			sd_conn_fail(conn, SMBDIRECT_REASON_LOCAL_ERROR,
+				     "posting an RDMA %s failed: %s",
+				     op->write ? "write" : "read",
+				     strerror(ret));
+			return false;
+		}
+		conn->sq_used += 1;
+		if (!op->write) {
+			conn->rdma_reads_in_flight += 1;
+			conn->stats.rdma_reads += 1;
+		} else {
+			conn->stats.rdma_writes += 1;
+		}
+		op->wr_posted += 1;
+		op->done_bytes += chunk;
+		op->remote_offset += chunk;
+		if (op->remote_offset == d->length) {
+			op->remote_index += 1;
+			op->remote_offset = 0;
+		}
+	}
+	op->posted_all = true;
+	return true;
+}
+
+void sd_rdma_kick(struct smbdirect_conn *conn)
+{
+	while (conn->rdma_waiting != NULL && !conn->ended) {
+		struct sd_rdma_op *op = conn->rdma_waiting;
+		bool all = op_post(conn, op);
+
+		if (!all) {
+			return;
+		}
+		op_unlink(op);
+		op->linked_posted = true;
+		op_link(op, &conn->rdma_posted);
+	}
+}
+
+void sd_rdma_completed(struct smbdirect_conn *conn, struct sd_rdma_op *op,
+		       const struct ibv_wc *wc)
+{
+	conn->sq_used -= 1;
+	if (wc->opcode == IBV_WC_RDMA_READ ||
+	    (!op->write && wc->status != IBV_WC_SUCCESS)) {
+		conn->rdma_reads_in_flight -= 1;
+	}
+	op->wr_completed += 1;
+	if (wc->status != IBV_WC_SUCCESS) {
+		if (op->error == 0) {
+			op->error = wc->status == IBV_WC_REM_ACCESS_ERR ||
+						    wc->status == IBV_WC_REM_INV_REQ_ERR
+					    ? EIO
+					    : ENOTCONN;
+		}
+		if (wc->status != IBV_WC_WR_FLUSH_ERR) {
+			sd_log(conn, "RDMA %s failed: %s",
+			       op->write ? "write" : "read",
+			       ibv_wc_status_str(wc->status));
+		}
+	} else {
+		conn->stats.rdma_bytes += wc->byte_len;
+	}
+	if (op->posted_all && op->wr_completed == op->wr_posted) {
+		op_finish(op);
+	}
+	if (wc->status != IBV_WC_SUCCESS) {
+		/* The QP is in error now: the connection is over. */
+		sd_conn_fail(conn, SMBDIRECT_REASON_TRANSPORT_ERROR,
+			     "RDMA %s failed: %s", op->write ? "write" : "read",
+			     ibv_wc_status_str(wc->status));
+	}
+}
+
+void sd_rdma_fail_all(struct smbdirect_conn *conn)
+{
+	/* Waiting ones never reached the QP: fail them now. Posted ones
+	 * complete (flushed) through the CQ, or die with the QP. */
+	while (conn->rdma_waiting != NULL) {
+		struct sd_rdma_op *op = conn->rdma_waiting;
+
+		op->error = ENOTCONN;
+		if (op->wr_posted == op->wr_completed) {
+			op_finish(op);
+		} else {
+			op_unlink(op);
+			op->posted_all = true;
+			op->linked_posted = true;
+			op_link(op, &conn->rdma_posted);
+		}
+	}
+	while (conn->rdma_posted != NULL) {
+		struct sd_rdma_op *op = conn->rdma_posted;
+
+		/* After the end no completion will be processed: the QP is
+		 * destroyed with the connection. */
+		op->error = ENOTCONN;
+		op->wr_completed = op->wr_posted;
+		op_finish(op);
+	}
+}
+
+static struct tevent_req *rdma_common(
+	void *mem_ctx, struct tevent_context *ev, struct smbdirect_conn *conn,
+	bool write, struct smbdirect_buffer *local, size_t offset,
+	size_t length, const struct smbdirect_buffer_descriptor *remote,
+	size_t count)
+{
+	struct tevent_req *req;
+	struct sd_rdma_op *op;
+	const struct smbdirect_params *params;
+	uint64_t total = 0;
+	size_t i;
+
+	req = tevent_req_create(mem_ctx, &op, struct sd_rdma_op);
+	if (req == NULL) {
+		return NULL;
+	}
+	op->conn = conn;
+	op->req = req;
+	op->write = write;
+	if (conn->ended || !conn->connected) {
+		tevent_req_error(req, ENOTCONN);
+		return tevent_req_post(req, ev);
+	}
+	params = smbdirect_conn_params(conn);
+	if (local == NULL || remote == NULL || count == 0 || length == 0 ||
+	    offset > local->size || length > local->size - offset ||
+	    length > params->max_read_write_size) {
+		tevent_req_error(req, EINVAL);
+		return tevent_req_post(req, ev);
+	}
+	for (i = 0; i < count; i++) {
+		if (remote[i].length == 0) {
+			tevent_req_error(req, EINVAL);
+			return tevent_req_post(req, ev);
+		}
+		total += remote[i].length;
+	}
+	if (total < length) {
+		tevent_req_error(req, EINVAL);
+		return tevent_req_post(req, ev);
+	}
+	op->local = local;
+	op->local_offset = offset;
+	op->length = length;
+	op->remote = talloc_memdup(op, remote, sizeof(*remote) * count);
+	if (tevent_req_nomem(op->remote, req)) {
+		return tevent_req_post(req, ev);
+	}
+	op->remote_count = count;
+	talloc_set_destructor(op, op_destructor);
+	op->linked_waiting = true;
+	op_link(op, &conn->rdma_waiting);
+	sd_rdma_kick(conn);
+	if (!tevent_req_is_in_progress(req)) {
+		return tevent_req_post(req, ev);
+	}
+	return req;
+}
+
+struct tevent_req *smbdirect_rdma_write_send(
+	void *mem_ctx, struct tevent_context *ev, struct smbdirect_conn *conn,
+	struct smbdirect_buffer *local, size_t offset, size_t length,
+	const struct smbdirect_buffer_descriptor *remote, size_t count)
+{
+	return rdma_common(mem_ctx, ev, conn, true, local, offset, length,
+			   remote, count);
+}
+
+struct tevent_req *smbdirect_rdma_read_send(
+	void *mem_ctx, struct tevent_context *ev, struct smbdirect_conn *conn,
+	struct smbdirect_buffer *local, size_t offset, size_t length,
+	const struct smbdirect_buffer_descriptor *remote, size_t count)
+{
+	return rdma_common(mem_ctx, ev, conn, false, local, offset, length,
+			   remote, count);
+}
+
+int smbdirect_rdma_recv(struct tevent_req *req)
+{
+	enum tevent_req_state state;
+	uint64_t err;
+
+	if (tevent_req_is_error(req, &state, &err)) {
+		tevent_req_received(req);
+		return err != 0 ? (int)err : EIO;
+	}
+	tevent_req_received(req);
+	return 0;
+}

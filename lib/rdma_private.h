@@ -1,0 +1,180 @@
+/*
+ * libsmbdirect: internals of the RDMA binding (not installed).
+ *
+ * Copyright (C) 2026 The libsmbdirect authors
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ */
+#ifndef SMBDIRECT_RDMA_PRIVATE_H
+#define SMBDIRECT_RDMA_PRIVATE_H
+
+#include <stdint.h>
+
+#include <infiniband/verbs.h>
+#include <rdma/rdma_cma.h>
+#include <talloc.h>
+#include <tevent.h>
+
+#include "smbdirect.h"
+#include "smbdirect_rdma.h"
+
+/* Work request ids: the low 3 bits say what completed. */
+#define SD_WR_RECV 1u      /* upper bits: receive slot index */
+#define SD_WR_SEND 2u      /* an engine send (header+payload copy) */
+#define SD_WR_RDMA 3u      /* upper bits: struct sd_rdma_op pointer */
+#define SD_WR_LOCAL 4u     /* bind/invalidate of an exposure */
+#define SD_WR_TAG_MASK 7u
+
+/* Most work requests of RDMA reads/writes in the send queue at once. */
+#define SD_RDMA_WR_BUDGET 64u
+/* Completions taken per ibv_poll_cq call. */
+#define SD_POLL_BATCH 16
+
+struct sd_rdma_op;
+struct sd_send_req;
+struct sd_recv_req;
+
+/* A received message waiting for smbdirect_recv_send(). */
+struct sd_queued_msg {
+	uint8_t *data;
+	size_t length;
+};
+
+struct smbdirect_conn {
+	struct tevent_context *ev;
+	enum smbdirect_role role;
+	struct smbdirect_settings settings;
+	char peer[80];
+
+	/* rdma_cm */
+	struct rdma_event_channel *cm_channel;
+	struct rdma_cm_id *id;
+	struct tevent_fd *cm_fde;
+	bool own_cm_channel;
+
+	/* verbs: our own device context (never librdmacm's cached one, so
+	 * a forked child and a credential-owning thread work the same) */
+	struct ibv_context *verbs;
+	struct ibv_pd *pd;
+	struct ibv_comp_channel *comp;
+	struct ibv_cq *cq;
+	struct ibv_qp *qp;
+	struct tevent_fd *cq_fde;
+	uint32_t cq_events_unacked;
+	uint32_t max_sge;
+	uint32_t max_inline;
+	uint32_t max_rd_atomic;      /* RDMA reads we may have in flight */
+	uint32_t max_msg_size;       /* per RDMA work request */
+	uint8_t responder_resources;
+	uint8_t initiator_depth;
+
+	/* receive pool: one registered region of recv_count slots */
+	uint8_t *recv_mem;
+	struct ibv_mr *recv_mr;
+	uint32_t recv_size;
+	uint32_t recv_count;
+	uint32_t *recv_free;          /* stack of free slot indexes */
+	uint32_t recv_free_count;
+
+	/* send pool: slots used and completed in order (a ring) */
+	uint8_t *send_mem;
+	struct ibv_mr *send_mr;
+	uint32_t send_slot_size;
+	uint32_t send_slots;
+	uint32_t send_next;
+	uint32_t sends_posted;        /* engine sends not yet completed */
+	uint32_t sq_depth;
+	uint32_t sq_used;             /* work requests in the send queue */
+
+	/* protocol engine */
+	struct smbdirect_engine *engine;
+	uint64_t timer_at;
+	struct tevent_timer *timer;
+
+	/* upper layer */
+	struct smbdirect_conn_handlers handlers;
+	void *handlers_private;
+	struct sd_send_req *send_reqs;     /* waiting for send_done */
+	struct sd_recv_req *recv_reqs;     /* waiting for a message */
+	struct sd_queued_msg *recv_queue;  /* messages for recv_send() */
+	uint32_t recv_queue_capacity;
+	uint32_t recv_queue_first;
+	uint32_t recv_queue_count;
+	uint32_t invalidate_next;          /* rkey for the next send, or 0 */
+
+	/* RDMA operations: posted (in order) and waiting for SQ room */
+	struct sd_rdma_op *rdma_posted;
+	struct sd_rdma_op *rdma_waiting;
+	uint32_t rdma_reads_in_flight;
+
+	/* exposures alive, to mark invalidations by the peer */
+	struct smbdirect_exposure *exposures;
+
+	/* life cycle */
+	uint32_t busy;         /* inside poll_cq(): free is deferred */
+	bool free_pending;
+	bool connected;        /* negotiation done */
+	bool ended;            /* terminated callback ran */
+	bool disconnect_sent;
+	enum smbdirect_reason reason;
+	char detail[192];
+	/* connect/accept in progress: told once, when negotiation
+	 * succeeded (conn->connected) or the connection ended first. */
+	void (*setup_done)(struct smbdirect_conn *conn, void *arg);
+	void *setup_arg;
+
+	struct smbdirect_conn_stats stats;
+};
+
+/* Keep the connection alive across callbacks; release returns false if
+ * it was freed meanwhile (and is gone now). */
+void sd_conn_hold(struct smbdirect_conn *conn);
+bool sd_conn_release(struct smbdirect_conn *conn);
+
+/* Monotonic nanoseconds. */
+uint64_t sd_now(void);
+
+/* "ADDR:PORT" of a sockaddr. */
+void sd_format_addr(const struct sockaddr *sa, char *buf, size_t size);
+
+/* Log a line naming the peer (stderr; DBG-style levels come later). */
+void sd_log(const struct smbdirect_conn *conn, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Create the connection object around an id (with its own event channel
+ * already) for `role`. Opens our own device context, PD, CQ, QP (INIT) and
+ * the pools, and the engine. */
+struct smbdirect_conn *sd_conn_new(TALLOC_CTX *mem_ctx,
+				   struct tevent_context *ev,
+				   enum smbdirect_role role,
+				   const struct smbdirect_settings *settings,
+				   struct rdma_event_channel *channel,
+				   struct rdma_cm_id *id, int *error);
+
+/* Move the QP to RTR and RTS (after the CM exchange gave the
+ * parameters). */
+int sd_conn_qp_ready(struct smbdirect_conn *conn);
+
+/* Start watching the CM channel and the CQ. */
+int sd_conn_watch(struct smbdirect_conn *conn);
+
+/* Re-arm the engine timer if needed. */
+void sd_conn_update_timer(struct smbdirect_conn *conn);
+
+/* End the connection with a reason (transport side). */
+void sd_conn_fail(struct smbdirect_conn *conn, enum smbdirect_reason reason,
+		  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Called by the engine's connected/terminated callbacks. */
+void sd_conn_negotiated(struct smbdirect_conn *conn);
+
+/* Try to post waiting RDMA operations (SQ room freed). */
+void sd_rdma_kick(struct smbdirect_conn *conn);
+/* A completion for an RDMA operation (success or failure). */
+void sd_rdma_completed(struct smbdirect_conn *conn, struct sd_rdma_op *op,
+		       const struct ibv_wc *wc);
+/* Fail every RDMA operation (connection ended). */
+void sd_rdma_fail_all(struct smbdirect_conn *conn);
+/* The peer invalidated `rkey` (send-with-invalidate). */
+void sd_exposure_invalidated(struct smbdirect_conn *conn, uint32_t rkey);
+
+#endif

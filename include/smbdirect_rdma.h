@@ -401,6 +401,16 @@ struct smbdirect_exposure *smbdirect_expose(
 bool smbdirect_exposure_invalidated(const struct smbdirect_exposure *exposure);
 
 /**
+ * @brief How exposures get their per-I/O rkey on this connection.
+ * @param conn The connection.
+ * @return true for type-2 memory windows bound to the lent buffer's
+ *         registration (the device supports them, e.g. rxe), false for a
+ *         memory registration per exposure. Setting the environment
+ *         variable SMBDIRECT_NO_MW before connecting forces the latter.
+ */
+bool smbdirect_conn_uses_memory_windows(const struct smbdirect_conn *conn);
+
+/**
  * @brief End the connection ([MS-SMBD] 3.1.7.1); pending requests fail.
  * @param conn The connection.
  */

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -649,6 +650,14 @@ static int create_verbs(struct smbdirect_conn *conn)
 		(uint8_t)(attr.max_qp_rd_atom < 255 ? attr.max_qp_rd_atom : 255);
 	conn->initiator_depth = (uint8_t)(
 		attr.max_qp_init_rd_atom < 255 ? attr.max_qp_init_rd_atom : 255);
+	/* Per-I/O rkeys ([MS-SMBD] 3.1.4.3): type-2 memory windows when the
+	 * device has them (rxe does: 2B), else an MR per exposure. The
+	 * environment variable SMBDIRECT_NO_MW forces MRs (for tests). */
+	conn->use_mw = attr.max_mw > 0 &&
+		       (attr.device_cap_flags &
+			(IBV_DEVICE_MEM_WINDOW_TYPE_2A |
+			 IBV_DEVICE_MEM_WINDOW_TYPE_2B)) != 0 &&
+		       getenv("SMBDIRECT_NO_MW") == NULL;
 	conn->max_msg_size = 1u << 30;
 	{
 		struct ibv_port_attr port;

@@ -56,9 +56,12 @@ struct smbdirect_buffer *smbdirect_buffer_new(void *mem_ctx,
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* Local access only: the peer reaches it through exposures, each
-	 * with an rkey of its own. */
-	b->mr = ibv_reg_mr(conn->pd, b->data, size, IBV_ACCESS_LOCAL_WRITE);
+	/* No remote access: the peer reaches it only through exposures, each
+	 * with an rkey of its own (a memory window bound to this MR, or an
+	 * MR of its own). */
+	b->mr = ibv_reg_mr(conn->pd, b->data, size,
+			   IBV_ACCESS_LOCAL_WRITE |
+				   (conn->use_mw ? IBV_ACCESS_MW_BIND : 0));
 	if (b->mr == NULL) {
 		int err = errno != 0 ? errno : ENOMEM;
 
@@ -79,12 +82,14 @@ size_t smbdirect_buffer_size(const struct smbdirect_buffer *buffer)
 	return buffer->size;
 }
 
-/* --- exposures: per-I/O registration ------------------------------------ */
+/* --- exposures: an rkey per I/O -------------------------------------------- */
 
 struct smbdirect_exposure {
 	struct smbdirect_exposure *prev, *next;
 	struct smbdirect_conn *conn;
-	struct ibv_mr *mr;
+	struct ibv_mr *mr;  /* per-I/O registration, or */
+	struct ibv_mw *mw;  /* a type-2 window bound to the buffer's MR */
+	uint32_t rkey;
 	bool invalidated;
 };
 
@@ -100,11 +105,53 @@ static int exposure_destructor(struct smbdirect_exposure *x)
 	if (x->next != NULL) {
 		x->next->prev = x->prev;
 	}
-	/* [MS-SMBD] 3.1.4.4: deregistration returns only when the peer can
-	 * no longer reach the memory. */
+	/* [MS-SMBD] 3.1.4.4: when this returns the peer can no longer reach
+	 * the memory. Deallocating a window (bound or not) and deregistering
+	 * an MR both revoke the rkey synchronously. */
+	if (x->mw != NULL) {
+		ibv_dealloc_mw(x->mw);
+	}
 	if (x->mr != NULL) {
 		ibv_dereg_mr(x->mr);
 	}
+	return 0;
+}
+
+/* Bind a type-2 window over the range: the bind goes through the send
+ * queue ahead of whatever message carries the descriptor, so the window is
+ * valid before the peer can learn of it. */
+static int expose_mw(struct smbdirect_exposure *x,
+		     struct smbdirect_buffer *buffer, size_t offset,
+		     size_t length, int access)
+{
+	struct smbdirect_conn *conn = x->conn;
+	struct ibv_send_wr wr;
+	struct ibv_send_wr *bad = NULL;
+	int ret;
+
+	if (conn->sq_used >= conn->sq_depth) {
+		return EBUSY;
+	}
+	x->mw = ibv_alloc_mw(conn->pd, IBV_MW_TYPE_2);
+	if (x->mw == NULL) {
+		return errno != 0 ? errno : ENOMEM;
+	}
+	x->rkey = ibv_inc_rkey(x->mw->rkey);
+	memset(&wr, 0, sizeof(wr));
+	wr.wr_id = SD_WR_LOCAL;
+	wr.opcode = IBV_WR_BIND_MW;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	wr.bind_mw.mw = x->mw;
+	wr.bind_mw.rkey = x->rkey;
+	wr.bind_mw.bind_info.mr = buffer->mr;
+	wr.bind_mw.bind_info.addr = (uint64_t)(uintptr_t)(buffer->data + offset);
+	wr.bind_mw.bind_info.length = length;
+	wr.bind_mw.bind_info.mw_access_flags = (unsigned int)access;
+	ret = ibv_post_send(conn->qp, &wr, &bad);
+	if (ret != 0) {
+		return ret;
+	}
+	conn->sq_used += 1;
 	return 0;
 }
 
@@ -115,12 +162,17 @@ struct smbdirect_exposure *smbdirect_expose(
 	size_t max_count, size_t *count)
 {
 	struct smbdirect_exposure *x;
-	int access = IBV_ACCESS_LOCAL_WRITE;
+	int access;
+	int ret;
 
 	if (conn == NULL || buffer == NULL || descs == NULL || count == NULL ||
 	    max_count == 0 || length == 0 || offset > buffer->size ||
 	    length > buffer->size - offset || length > UINT32_MAX) {
 		errno = EINVAL;
+		return NULL;
+	}
+	if (conn->ended || !conn->connected) {
+		errno = ENOTCONN;
 		return NULL;
 	}
 	x = talloc_zero(mem_ctx, struct smbdirect_exposure);
@@ -130,16 +182,21 @@ struct smbdirect_exposure *smbdirect_expose(
 	}
 	x->conn = conn;
 	talloc_set_destructor(x, exposure_destructor);
-	access |= remote_write ? IBV_ACCESS_REMOTE_WRITE
-			       : IBV_ACCESS_REMOTE_READ;
-	/* 3.1.4.3: a registration of its own for this I/O, with only the
-	 * access the I/O needs. */
-	x->mr = ibv_reg_mr(conn->pd, buffer->data + offset, length, access);
-	if (x->mr == NULL) {
-		int err = errno != 0 ? errno : ENOMEM;
-
+	/* 3.1.4.3: only the access this I/O needs. */
+	access = remote_write ? IBV_ACCESS_REMOTE_WRITE : IBV_ACCESS_REMOTE_READ;
+	if (conn->use_mw) {
+		ret = expose_mw(x, buffer, offset, length, access);
+	} else {
+		x->mr = ibv_reg_mr(conn->pd, buffer->data + offset, length,
+				   IBV_ACCESS_LOCAL_WRITE | access);
+		ret = x->mr == NULL ? (errno != 0 ? errno : ENOMEM) : 0;
+		if (ret == 0) {
+			x->rkey = x->mr->rkey;
+		}
+	}
+	if (ret != 0) {
 		talloc_free(x);
-		errno = err;
+		errno = ret;
 		return NULL;
 	}
 	x->next = conn->exposures;
@@ -147,8 +204,10 @@ struct smbdirect_exposure *smbdirect_expose(
 		x->next->prev = x;
 	}
 	conn->exposures = x;
+	/* With both mechanisms the window or region starts at the buffer's
+	 * virtual address (zero-based addressing is not used). */
 	descs[0].offset = (uint64_t)(uintptr_t)(buffer->data + offset);
-	descs[0].token = x->mr->rkey;
+	descs[0].token = x->rkey;
 	descs[0].length = (uint32_t)length;
 	*count = 1;
 	return x;
@@ -159,12 +218,17 @@ bool smbdirect_exposure_invalidated(const struct smbdirect_exposure *exposure)
 	return exposure->invalidated;
 }
 
+bool smbdirect_conn_uses_memory_windows(const struct smbdirect_conn *conn)
+{
+	return conn->use_mw;
+}
+
 void sd_exposure_invalidated(struct smbdirect_conn *conn, uint32_t rkey)
 {
 	struct smbdirect_exposure *x;
 
 	for (x = conn->exposures; x != NULL; x = x->next) {
-		if (x->mr != NULL && x->mr->rkey == rkey) {
+		if (x->rkey == rkey) {
 			x->invalidated = true;
 			return;
 		}

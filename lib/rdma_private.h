@@ -66,6 +66,8 @@ struct smbdirect_conn {
 	uint32_t max_msg_size;       /* per RDMA work request */
 	uint8_t responder_resources;
 	uint8_t initiator_depth;
+	/* Exposures use type-2 memory windows (else per-I/O MRs). */
+	bool use_mw;
 
 	/* receive pool: one registered region of recv_count slots */
 	uint8_t *recv_mem;

@@ -51,6 +51,7 @@ mount -o bind /sharemnt "/root$share"
 ip link set lo up
 ip link add dummy0 type dummy 2>/dev/null
 ip addr add 10.9.0.1/24 dev dummy0
+ip -6 addr add fd00:9::1/64 dev dummy0 nodad
 ip link set dummy0 up
 chroot /root /usr/bin/rdma link add rxe0 type rxe netdev dummy0 ||
 	say "rdma link add failed"

@@ -51,7 +51,8 @@ mount -o bind /sharemnt "/root$share"
 ip link set lo up
 ip link add dummy0 type dummy 2>/dev/null
 ip addr add 10.9.0.1/24 dev dummy0
-ip -6 addr add fd00:9::1/64 dev dummy0 nodad
+echo 0 >/proc/sys/net/ipv6/conf/dummy0/accept_dad
+ip -6 addr add fd00:9::1/64 dev dummy0
 ip link set dummy0 up
 chroot /root /usr/bin/rdma link add rxe0 type rxe netdev dummy0 ||
 	say "rdma link add failed"

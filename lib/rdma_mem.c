@@ -407,6 +407,10 @@ void sd_rdma_kick(struct smbdirect_conn *conn)
 void sd_rdma_completed(struct smbdirect_conn *conn, struct sd_rdma_op *op,
 		       const struct ibv_wc *wc)
 {
+	/* op_finish() may free op (the caller's callback frees the
+	 * request): keep what the failure path below needs. */
+	const char *what = op->write ? "write" : "read";
+
 	conn->sq_used -= 1;
 	if (wc->opcode == IBV_WC_RDMA_READ ||
 	    (!op->write && wc->status != IBV_WC_SUCCESS)) {
@@ -421,8 +425,7 @@ void sd_rdma_completed(struct smbdirect_conn *conn, struct sd_rdma_op *op,
 					    : ENOTCONN;
 		}
 		if (wc->status != IBV_WC_WR_FLUSH_ERR) {
-			sd_log(conn, "RDMA %s failed: %s",
-			       op->write ? "write" : "read",
+			sd_log(conn, "RDMA %s failed: %s", what,
 			       ibv_wc_status_str(wc->status));
 		}
 	} else {
@@ -434,7 +437,7 @@ void sd_rdma_completed(struct smbdirect_conn *conn, struct sd_rdma_op *op,
 	if (wc->status != IBV_WC_SUCCESS) {
 		/* The QP is in error now: the connection is over. */
 		sd_conn_fail(conn, SMBDIRECT_REASON_TRANSPORT_ERROR,
-			     "RDMA %s failed: %s", op->write ? "write" : "read",
+			     "RDMA %s failed: %s", what,
 			     ibv_wc_status_str(wc->status));
 	}
 }

@@ -6,10 +6,12 @@
 #   4. libFuzzer targets (clang), each for a bounded time
 #   5. CMakeLists.txt and wscript list the same sources
 #   6. install into a staging dir and build a consumer with pkg-config
+#   7. the VM tier: end-to-end tests over soft-RoCE in a qemu guest
 # Ends with one line "tests: N passed, M failed"; exits non-zero on failure.
 #
 # Usage (as root, from the repository): bash buildtools/test.sh
-# Environment: FUZZ_SECONDS (per fuzz target, default 90), JOBS.
+# Environment: FUZZ_SECONDS (per fuzz target, default 90), JOBS,
+# VM_TIER_TIMEOUT (qemu limit of the VM tier in seconds, default 600).
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -117,6 +119,43 @@ check_stage "source lists (CMake = wscript)" \
 # 6. Install and consume through pkg-config.
 check_stage "install + pkg-config consumer" \
 	bash "$here/buildtools/check-install.sh" "$here/build/test-install"
+
+# 7. The VM tier (docs/testing.md): one boot of the soft-RoCE guest runs
+#    test/vm/run-vm-tests.sh on the release build's sdtest. Each guest test
+#    counts as one test; a qemu timeout, or a guest report that does not
+#    add up, is one more failure.
+vm_stage() {
+	local dir="$here/build/test-release" log rc npass nfail summary
+	local line
+	log="$dir/vm-tier.log"
+	echo "== vm tier"
+	if [ ! -x "$dir/test/vm/sdtest" ]; then
+		failed=$((failed + 1))
+		failures+=("vm tier: no $dir/test/vm/sdtest")
+		return
+	fi
+	bash "$here/test/vm/run-vm-tier.sh" "$dir" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	npass=$(grep -c '^PASS ' "$log")
+	nfail=$(grep -c '^FAIL ' "$log")
+	passed=$((passed + npass))
+	failed=$((failed + nfail))
+	while IFS= read -r line; do
+		failures+=("vm tier: ${line#FAIL }")
+	done < <(grep '^FAIL ' "$log")
+	summary="$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)"
+	if [ "$rc" -eq 124 ]; then
+		failed=$((failed + 1))
+		failures+=("vm tier: qemu timed out")
+	elif [ "$summary" != "vm: $npass passed, $nfail failed" ]; then
+		failed=$((failed + 1))
+		failures+=("vm tier: incomplete guest report (exit $rc)")
+	elif [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then
+		failed=$((failed + 1))
+		failures+=("vm tier: exit $rc")
+	fi
+}
+vm_stage
 
 echo
 for f in "${failures[@]}"; do

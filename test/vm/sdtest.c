@@ -1,25 +1,67 @@
 /*
  * libsmbdirect VM tests: a server and a client exercising the RDMA binding
- * over real verbs (soft-RoCE in the test guest).
+ * over real verbs (soft-RoCE in the test guest; test/vm/run-vm-tests.sh
+ * runs every test below in one boot).
  *
  * Copyright (C) 2026 The libsmbdirect authors
  * SPDX-License-Identifier: LGPL-3.0-or-later
  *
  * Test protocol carried in SMB-Direct messages (first byte = command):
+ *   'P'                   -> the server answers 'p' + struct server_info:
+ *                            its pid and parent pid (which process owns
+ *                            the connection), settings, negotiated
+ *                            parameters and engine counters
  *   'E' payload           -> the server echoes the whole message back
+ *   'S' hash payload      -> sink: the server checks the 8-byte checksum
+ *                            of the payload and answers nothing
  *   'W' len descs...      -> the server RDMA-writes `len` pattern bytes into
  *                            the client's exposed buffer, answers 'w'
  *   'R' len descs...      -> the server RDMA-reads `len` bytes, answers 'r'
  *                            with their checksum
  *   'I' len descs...      -> like 'W', answered by Send-with-Invalidate of
  *                            the first descriptor's token
+ *   'Z' len descs...      -> like 'W', but the descriptors name memory the
+ *                            client has already revoked: the write must
+ *                            fail (EIO) and end the connection; a 'w'
+ *                            answer means it went through
  *   'Q'                   -> the server ends the connection
+ * The server and the client are the same binary on the same machine, so
+ * struct server_info travels as raw bytes.
  *
  * Usage:
- *   sdtest server ADDR PORT [--fork] [--count N] [--small]
- *   sdtest client ADDR PORT TEST [--count N] [--small]
- * TEST: negotiate | messages | rdma | rkey-reuse | invalidate | keepalive
- *       | idle
+ *   sdtest server ADDR PORT [--fork] [--connections N] [OPTIONS]
+ *   sdtest client ADDR PORT TEST [OPTIONS]
+ * TEST:
+ *   negotiate   check both sides' negotiated values against both sides'
+ *               settings ([MS-SMBD] 3.1.5.6, 3.1.5.7), then echo one
+ *               message of the largest size allowed
+ *   messages    --count echoes of random sizes (1 byte to the largest),
+ *               checksummed; checks that they were fragmented
+ *   stream      --count sink messages of the largest size, two in flight
+ *               at all times; --count 0 streams until the connection ends
+ *               (the peer was killed) and succeeds if it ends cleanly
+ *   rdma        RDMA write and read of 4 KiB to 8 MiB over 1 and 4
+ *               descriptors
+ *   invalidate  an RDMA write answered by Send-with-Invalidate: the
+ *               exposure must be reported invalidated
+ *   rkey-reuse  one good RDMA write, then the exposure is freed and the
+ *               server is asked to write through the old descriptor: the
+ *               connection must end and the memory stay untouched
+ *   idle        stay idle for --idle-ms (default 5 keepalive intervals)
+ *               with keepalive on: the connection must stay up and
+ *               keepalives must have been sent and answered
+ *   keepalive   freeze the server (SIGSTOP to the pid it reported): the
+ *               connection must end with keepalive-timeout within
+ *               interval + timeout (+ 2 s of slack); the server is then
+ *               continued
+ * OPTIONS:
+ *   --count N             messages (default 10000; stream: 100)
+ *   --small               the smallest legal sizes: MaxSendSize and
+ *                         MaxReceiveSize 128, MaxFragmentedSize 131072
+ *   --keepalive-ms N      keepalive interval (default: the library's)
+ *   --keepalive-timeout-ms N  keepalive timeout (default: the interval
+ *                         when --keepalive-ms is given)
+ *   --idle-ms N           idle test duration
  * Exit status 0 on success; each failure prints a reason.
  */
 #include <arpa/inet.h>
@@ -30,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <talloc.h>
@@ -39,9 +82,17 @@
 #include "smbdirect_rdma.h"
 
 #define MAX_DESCS 16
+/* Bound on any single wait of the client (a send, an answer). */
+#define WAIT_MS 120000
+/* Accepted lateness of a keepalive timeout under qemu TCG. */
+#define KEEPALIVE_SLACK_MS 2000
 
 static bool small_sizes;
+static long count_opt = -1;
 static uint32_t count = 10000;
+static long keepalive_ms = -1;
+static long keepalive_timeout_ms = -1;
+static uint32_t idle_ms;
 
 static void settings_for_test(struct smbdirect_settings *s)
 {
@@ -51,6 +102,14 @@ static void settings_for_test(struct smbdirect_settings *s)
 		s->max_send_size = 128;
 		s->max_receive_size = 128;
 		s->max_fragmented_size = 131072;
+	}
+	if (keepalive_ms >= 0) {
+		s->keepalive_interval_ms = (uint32_t)keepalive_ms;
+		s->keepalive_timeout_ms =
+			keepalive_ms > 0 ? (uint32_t)keepalive_ms : 1;
+	}
+	if (keepalive_timeout_ms > 0) {
+		s->keepalive_timeout_ms = (uint32_t)keepalive_timeout_ms;
 	}
 }
 
@@ -78,6 +137,19 @@ static void fill_pattern(uint8_t *p, size_t n, uint64_t seed)
 	}
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
 static int parse_addr(const char *host, const char *port,
 		      struct sockaddr_storage *ss)
 {
@@ -98,15 +170,31 @@ static int parse_addr(const char *host, const char *port,
 	return -1;
 }
 
+/* What the server tells about itself in answer to 'P'. */
+struct server_info {
+	int32_t pid;
+	int32_t ppid;
+	struct smbdirect_settings settings;
+	struct smbdirect_params params;
+	struct smbdirect_engine_stats stats;
+};
+
 /* --- server ------------------------------------------------------------- */
 
 struct server_conn {
 	struct tevent_context *ev;
 	struct smbdirect_conn *conn;
-	struct smbdirect_buffer *buf;
+	struct smbdirect_settings settings;
+	struct smbdirect_buffer *buf; /* made at the first RDMA command */
 	bool done;
 	int failures;
+	enum smbdirect_reason reason;
+	uint32_t sink_ok;
+	bool stale_requested;         /* a 'Z' arrived */
+	bool stale_refused;           /* ... and its write failed with EIO */
 };
+
+#define SERVER_BUFFER_SIZE (16u * 1024 * 1024)
 
 static void free_req(struct tevent_req *req)
 {
@@ -155,7 +243,27 @@ static void rdma_job_done(struct tevent_req *req)
 	int ret = smbdirect_rdma_recv(req);
 
 	talloc_free(req);
-	if (ret != 0) {
+	if (job->cmd == 'Z') {
+		/* The peer's rkey was revoked: the peer's RNIC must refuse
+		 * the write (remote access error, EIO). */
+		if (ret == EIO) {
+			printf("server: RDMA write through the revoked rkey "
+			       "failed as it must: %s\n",
+			       strerror(ret));
+			sc->stale_refused = true;
+		} else if (ret == 0) {
+			fprintf(stderr, "server: RDMA write through a revoked "
+					"rkey succeeded\n");
+			sc->failures++;
+			reply(sc, "w", 1, 0);
+		} else {
+			fprintf(stderr, "server: RDMA write through the "
+					"revoked rkey failed with %s, not "
+					"EIO\n",
+				strerror(ret));
+			sc->failures++;
+		}
+	} else if (ret != 0) {
 		fprintf(stderr, "server: RDMA %c failed: %s\n", job->cmd,
 			strerror(ret));
 		reply(sc, "x", 1, 0);
@@ -175,6 +283,48 @@ static void rdma_job_done(struct tevent_req *req)
 	talloc_free(job);
 }
 
+static void answer_info(struct server_conn *sc)
+{
+	uint8_t answer[1 + sizeof(struct server_info)];
+	struct server_info info;
+	struct smbdirect_conn_stats stats;
+
+	memset(&info, 0, sizeof(info));
+	info.pid = (int32_t)getpid();
+	info.ppid = (int32_t)getppid();
+	info.settings = sc->settings;
+	info.params = *smbdirect_conn_params(sc->conn);
+	smbdirect_conn_get_stats(sc->conn, &stats);
+	info.stats = stats.engine;
+	answer[0] = 'p';
+	memcpy(answer + 1, &info, sizeof(info));
+	reply(sc, answer, sizeof(answer), 0);
+}
+
+static void sink(struct server_conn *sc, const uint8_t *data, size_t length)
+{
+	uint64_t h;
+
+	if (length < 9) {
+		fprintf(stderr, "server: sink message of %zu bytes\n", length);
+		sc->failures++;
+		return;
+	}
+	memcpy(&h, data + 1, 8);
+	if (h != hash_bytes(data + 9, length - 9)) {
+		fprintf(stderr, "server: sink message %u (%zu bytes): bad "
+				"checksum\n",
+			sc->sink_ok + 1, length);
+		sc->failures++;
+		return;
+	}
+	sc->sink_ok++;
+	/* Progress at powers of two: the kill tests wait for it. */
+	if ((sc->sink_ok & (sc->sink_ok - 1)) == 0) {
+		printf("server: sink: %u messages intact\n", sc->sink_ok);
+	}
+}
+
 /* Runs from the message callback: everything it starts completes later
  * from the event loop (no nested loop inside a library callback). */
 static void server_message(struct smbdirect_conn *conn, const uint8_t *data,
@@ -192,8 +342,14 @@ static void server_message(struct smbdirect_conn *conn, const uint8_t *data,
 		return;
 	}
 	switch (data[0]) {
+	case 'P':
+		answer_info(sc);
+		return;
 	case 'E':
 		reply(sc, data, length, 0);
+		return;
+	case 'S':
+		sink(sc, data, length);
 		return;
 	case 'Q':
 		sc->done = true;
@@ -202,8 +358,20 @@ static void server_message(struct smbdirect_conn *conn, const uint8_t *data,
 	case 'W':
 	case 'R':
 	case 'I':
+	case 'Z':
 		if (length < 5) {
 			break;
+		}
+		if (sc->buf == NULL) {
+			sc->buf = smbdirect_buffer_new(sc, sc->conn,
+						       SERVER_BUFFER_SIZE);
+			if (sc->buf == NULL) {
+				fprintf(stderr, "server: no buffer: %s\n",
+					strerror(errno));
+				sc->failures++;
+				reply(sc, "x", 1, 0);
+				return;
+			}
 		}
 		memcpy(&len, data + 1, 4);
 		if (smbdirect_buffer_descriptors_decode(
@@ -221,6 +389,9 @@ static void server_message(struct smbdirect_conn *conn, const uint8_t *data,
 		job->cmd = (char)data[0];
 		job->len = len;
 		job->token = descs[0].token;
+		if (data[0] == 'Z') {
+			sc->stale_requested = true;
+		}
 		if (data[0] == 'R') {
 			req = smbdirect_rdma_read_send(job, sc->ev, sc->conn,
 						       sc->buf, 0, len, descs,
@@ -253,6 +424,7 @@ static void server_disconnected(struct smbdirect_conn *conn,
 	(void)conn;
 	fprintf(stderr, "server: connection ended: %s (%s)\n",
 		smbdirect_reason_string(reason), detail);
+	sc->reason = reason;
 	sc->done = true;
 }
 
@@ -260,7 +432,6 @@ static void server_disconnected(struct smbdirect_conn *conn,
 static int serve(struct tevent_context *ev,
 		 struct smbdirect_conn_request *request)
 {
-	struct smbdirect_settings settings;
 	struct server_conn *sc = talloc_zero(ev, struct server_conn);
 	struct smbdirect_conn_handlers handlers = {
 		.message = server_message,
@@ -270,9 +441,9 @@ static int serve(struct tevent_context *ev,
 	enum smbdirect_reason reason;
 	int ret;
 
-	settings_for_test(&settings);
+	settings_for_test(&sc->settings);
 	sc->ev = ev;
-	req = smbdirect_accept_send(sc, ev, request, &settings);
+	req = smbdirect_accept_send(sc, ev, request, &sc->settings);
 	if (req == NULL || !tevent_req_poll(req, ev)) {
 		return 1;
 	}
@@ -283,18 +454,39 @@ static int serve(struct tevent_context *ev,
 			strerror(ret), smbdirect_reason_string(reason));
 		return 1;
 	}
-	sc->buf = smbdirect_buffer_new(sc, sc->conn, 16 * 1024 * 1024);
-	if (sc->buf == NULL) {
-		fprintf(stderr, "server: no buffer: %s\n", strerror(errno));
-		return 1;
-	}
 	smbdirect_conn_set_handlers(sc->conn, &handlers, sc);
 	while (!sc->done) {
 		if (tevent_loop_once(ev) != 0) {
 			break;
 		}
 	}
+	if (sc->sink_ok > 0) {
+		printf("server: sink: %u messages intact in all\n",
+		       sc->sink_ok);
+	}
+	{
+		struct smbdirect_conn_stats st;
+
+		smbdirect_conn_get_stats(sc->conn, &st);
+		printf("server: stats: %llu wire messages received, %llu "
+		       "sent, %llu delivered, %llu keepalives sent\n",
+		       (unsigned long long)st.engine.messages_received,
+		       (unsigned long long)st.engine.messages_sent,
+		       (unsigned long long)st.engine.messages_delivered,
+		       (unsigned long long)st.engine.keepalives_sent);
+	}
+	if (sc->stale_requested &&
+	    (!sc->stale_refused ||
+	     sc->reason != SMBDIRECT_REASON_TRANSPORT_ERROR)) {
+		fprintf(stderr,
+			"server: after the revoked-rkey write: refused %s, "
+			"connection ended with %s (expected transport-error)\n",
+			sc->stale_refused ? "yes" : "no",
+			smbdirect_reason_string(sc->reason));
+		sc->failures++;
+	}
 	ret = sc->failures > 0 ? 1 : 0;
+	/* Registered memory goes before the connection (its PD). */
 	TALLOC_FREE(sc->buf);
 	talloc_free(sc);
 	return ret;
@@ -337,6 +529,17 @@ static void on_request(struct smbdirect_listener *listener,
 	srv->children++;
 }
 
+static void reaped_child(struct server *srv, pid_t pid, int status)
+{
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "server: child %d %s %d\n", (int)pid,
+			WIFEXITED(status) ? "exited" : "killed by signal",
+			WIFEXITED(status) ? WEXITSTATUS(status)
+					  : WTERMSIG(status));
+		srv->failures++;
+	}
+}
+
 static int run_server(const struct sockaddr *addr, bool fork_mode,
 		      int expect)
 {
@@ -346,13 +549,14 @@ static int run_server(const struct sockaddr *addr, bool fork_mode,
 	int ret;
 	int status;
 	int reaped = 0;
+	pid_t pid;
 
 	ret = smbdirect_listen(ev, ev, addr, 64, on_request, &srv, &listener);
 	if (ret != 0) {
 		fprintf(stderr, "server: listen failed: %s\n", strerror(ret));
 		return 1;
 	}
-	printf("server: listening\n");
+	printf("server: listening (pid %d)\n", (int)getpid());
 	fflush(stdout);
 	while (srv.served + srv.children < expect) {
 		if (tevent_loop_once(ev) != 0) {
@@ -371,23 +575,28 @@ static int run_server(const struct sockaddr *addr, bool fork_mode,
 			/* The child owns one connection, on its own event
 			 * context; the listener is the parent's. */
 			ret = serve(srv.child_ev, srv.child_request);
+			fflush(stdout);
 			_exit(ret);
 		}
-		while (waitpid(-1, &status, WNOHANG) > 0) {
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			reaped++;
-			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-				srv.failures++;
-			}
+			reaped_child(&srv, pid, status);
 		}
 	}
-	while (reaped < srv.children && waitpid(-1, &status, 0) > 0) {
+	while (reaped < srv.children &&
+	       (pid = waitpid(-1, &status, 0)) > 0) {
 		reaped++;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			srv.failures++;
-		}
+		reaped_child(&srv, pid, status);
 	}
-	printf("server: %d connections (%d children), %d failures\n",
-	       srv.served + srv.children, srv.children, srv.failures);
+	if (reaped != srv.children) {
+		fprintf(stderr, "server: reaped %d of %d children\n", reaped,
+			srv.children);
+		srv.failures++;
+	}
+	printf("server: %d connections (%d children, %d reaped), "
+	       "%d failures\n",
+	       srv.served + srv.children, srv.children, reaped,
+	       srv.failures);
 	talloc_free(ev);
 	return srv.failures > 0 ? 1 : 0;
 }
@@ -397,11 +606,14 @@ static int run_server(const struct sockaddr *addr, bool fork_mode,
 struct client {
 	struct tevent_context *ev;
 	struct smbdirect_conn *conn;
+	struct smbdirect_settings settings;
+	struct server_info server;
 	uint8_t *last;
 	size_t last_length;
 	bool got;
 	bool ended;
 	enum smbdirect_reason reason;
+	char detail[200];
 };
 
 static void client_message(struct smbdirect_conn *conn, const uint8_t *data,
@@ -423,12 +635,70 @@ static void client_disconnected(struct smbdirect_conn *conn,
 	struct client *c = priv;
 
 	(void)conn;
-	(void)detail;
 	c->ended = true;
 	c->reason = reason;
+	snprintf(c->detail, sizeof(c->detail), "%s", detail);
 }
 
-/* Send one message and wait for the answer. */
+/* Bounded waits: the client never blocks forever, whatever the peer. */
+struct deadline {
+	struct tevent_timer *te;
+	bool expired;
+};
+
+static void deadline_fired(struct tevent_context *ev, struct tevent_timer *te,
+			   struct timeval now, void *priv)
+{
+	struct deadline *d = priv;
+
+	(void)ev;
+	(void)te;
+	(void)now;
+	d->te = NULL; /* tevent frees a timer once it fired */
+	d->expired = true;
+}
+
+/* Run the loop until done(arg) or `ms` passed; returns done(arg). */
+static bool run_until(struct tevent_context *ev, bool (*done)(const void *),
+		      const void *arg, uint32_t ms)
+{
+	struct deadline d = {NULL, false};
+
+	d.te = tevent_add_timer(
+		ev, ev, tevent_timeval_current_ofs(ms / 1000, (ms % 1000) * 1000),
+		deadline_fired, &d);
+	if (d.te == NULL) {
+		return false;
+	}
+	while (!done(arg) && !d.expired) {
+		if (tevent_loop_once(ev) != 0) {
+			break;
+		}
+	}
+	TALLOC_FREE(d.te);
+	return done(arg);
+}
+
+static bool req_finished(const void *arg)
+{
+	return !tevent_req_is_in_progress(
+		(struct tevent_req *)(uintptr_t)arg);
+}
+
+static bool answered_or_ended(const void *arg)
+{
+	const struct client *c = arg;
+
+	return c->got || c->ended;
+}
+
+static bool has_ended(const void *arg)
+{
+	return ((const struct client *)arg)->ended;
+}
+
+/* Send one message and wait (bounded) for the answer: 0 once it came,
+ * ENOTCONN if the connection ended first, ETIMEDOUT. */
 static int exchange(struct client *c, const struct iovec *iov, int n)
 {
 	struct tevent_req *req;
@@ -436,33 +706,196 @@ static int exchange(struct client *c, const struct iovec *iov, int n)
 
 	c->got = false;
 	req = smbdirect_send_send(c, c->ev, c->conn, iov, n);
-	if (req == NULL || !tevent_req_poll(req, c->ev)) {
-		return EIO;
+	if (req == NULL) {
+		return ENOMEM;
+	}
+	if (!run_until(c->ev, req_finished, req, WAIT_MS)) {
+		talloc_free(req);
+		return ETIMEDOUT;
 	}
 	ret = smbdirect_send_recv(req);
 	talloc_free(req);
 	if (ret != 0) {
 		return ret;
 	}
-	while (!c->got && !c->ended) {
-		if (tevent_loop_once(c->ev) != 0) {
-			return EIO;
-		}
+	if (!run_until(c->ev, answered_or_ended, c, WAIT_MS)) {
+		return ETIMEDOUT;
 	}
 	return c->got ? 0 : ENOTCONN;
+}
+
+/* Ask the server who it is ('P'). */
+static int ask_server(struct client *c)
+{
+	uint8_t p = 'P';
+	struct iovec iov = {.iov_base = &p, .iov_len = 1};
+	int ret = exchange(c, &iov, 1);
+
+	if (ret != 0) {
+		fprintf(stderr, "client: no answer to P: %s\n", strerror(ret));
+		return 1;
+	}
+	if (c->last_length != 1 + sizeof(c->server) || c->last[0] != 'p') {
+		fprintf(stderr, "client: bad answer to P (%zu bytes)\n",
+			c->last_length);
+		return 1;
+	}
+	memcpy(&c->server, c->last + 1, sizeof(c->server));
+	return 0;
+}
+
+static void print_stats(struct client *c, const char *when)
+{
+	struct smbdirect_conn_stats st;
+
+	smbdirect_conn_get_stats(c->conn, &st);
+	printf("client: stats %s: %llu wire messages sent, %llu received, "
+	       "%llu delivered (%llu bytes), %llu credit-only, "
+	       "%llu keepalives, %llu credit stalls, %llu RDMA bytes\n",
+	       when, (unsigned long long)st.engine.messages_sent,
+	       (unsigned long long)st.engine.messages_received,
+	       (unsigned long long)st.engine.messages_delivered,
+	       (unsigned long long)st.engine.bytes_delivered,
+	       (unsigned long long)st.engine.credit_only_sent,
+	       (unsigned long long)st.engine.keepalives_sent,
+	       (unsigned long long)st.engine.credit_stalls,
+	       (unsigned long long)st.rdma_bytes);
+}
+
+/* Largest message that may go both ways (the echo comes back). */
+static uint32_t message_limit(struct client *c)
+{
+	const struct smbdirect_params *p = smbdirect_conn_params(c->conn);
+
+	return min_u32(p->max_fragmented_send_size,
+		       p->max_fragmented_receive_size);
+}
+
+#define CHECK_EQ(what, got, want)                                           \
+	do {                                                                \
+		if ((uint64_t)(got) != (uint64_t)(want)) {                  \
+			fprintf(stderr, "client: negotiate: %s is %llu, "   \
+					"expected %llu\n",                  \
+				what, (unsigned long long)(got),            \
+				(unsigned long long)(want));                \
+			bad++;                                              \
+		}                                                           \
+	} while (0)
+
+/* Both roles' results against both sides' settings: what each side
+ * computed from the other's negotiate message ([MS-SMBD] 3.1.5.6 for the
+ * server, 3.1.5.7 for the client). */
+static int test_negotiate(struct client *c)
+{
+	const struct smbdirect_settings *cs = &c->settings;
+	const struct smbdirect_settings *ss = &c->server.settings;
+	const struct smbdirect_params *cp = smbdirect_conn_params(c->conn);
+	const struct smbdirect_params *sp = &c->server.params;
+	uint32_t max = message_limit(c);
+	uint8_t *msg;
+	struct iovec iov;
+	int bad = 0;
+	int ret;
+
+	CHECK_EQ("client protocol", cp->protocol, SMBDIRECT_PROTOCOL_VERSION);
+	CHECK_EQ("server protocol", sp->protocol, SMBDIRECT_PROTOCOL_VERSION);
+	/* Each side sends no more than the other receives. */
+	CHECK_EQ("client max_send_size", cp->max_send_size,
+		 min_u32(cs->max_send_size, ss->max_receive_size));
+	CHECK_EQ("server max_send_size", sp->max_send_size,
+		 min_u32(ss->max_send_size, cs->max_receive_size));
+	if (cp->max_send_size > sp->max_receive_size ||
+	    sp->max_send_size > cp->max_receive_size) {
+		fprintf(stderr, "client: negotiate: a side may send more "
+				"than the other receives\n");
+		bad++;
+	}
+	/* A receive size shrinks to the peer's PreferredSendSize, never
+	 * below 128. The server's PreferredSendSize in its response is its
+	 * negotiated MaxSendSize. */
+	CHECK_EQ("server max_receive_size", sp->max_receive_size,
+		 min_u32(ss->max_receive_size, cs->max_send_size) < 128
+			 ? 128
+			 : min_u32(ss->max_receive_size, cs->max_send_size));
+	CHECK_EQ("client max_receive_size", cp->max_receive_size,
+		 min_u32(cs->max_receive_size, sp->max_send_size) < 128
+			 ? 128
+			 : min_u32(cs->max_receive_size, sp->max_send_size));
+	/* Fragmented sizes: each side's own, learnt by the other. */
+	CHECK_EQ("client max_fragmented_send_size",
+		 cp->max_fragmented_send_size, ss->max_fragmented_size);
+	CHECK_EQ("server max_fragmented_send_size",
+		 sp->max_fragmented_send_size, cs->max_fragmented_size);
+	CHECK_EQ("client max_fragmented_receive_size",
+		 cp->max_fragmented_receive_size, cs->max_fragmented_size);
+	CHECK_EQ("server max_fragmented_receive_size",
+		 sp->max_fragmented_receive_size, ss->max_fragmented_size);
+	/* MaxReadWriteSize: the server's, lowered by the client's own. */
+	CHECK_EQ("server max_read_write_size", sp->max_read_write_size,
+		 ss->max_read_write_size);
+	CHECK_EQ("client max_read_write_size", cp->max_read_write_size,
+		 min_u32(cs->max_read_write_size, ss->max_read_write_size));
+	/* Credits: ReceiveCreditTarget is the peer's CreditsRequested,
+	 * capped by our ReceiveCreditMax. */
+	CHECK_EQ("client receive_credit_target", cp->receive_credit_target,
+		 min_u32(ss->send_credit_target, cs->receive_credit_max));
+	CHECK_EQ("server receive_credit_target", sp->receive_credit_target,
+		 min_u32(cs->send_credit_target, ss->receive_credit_max));
+	CHECK_EQ("client send_credit_target", cp->send_credit_target,
+		 cs->send_credit_target);
+	CHECK_EQ("server send_credit_target", sp->send_credit_target,
+		 ss->send_credit_target);
+	printf("client: server negotiated: send %u receive %u fragmented "
+	       "%u/%u rw %u credits target %u\n",
+	       sp->max_send_size, sp->max_receive_size,
+	       sp->max_fragmented_send_size, sp->max_fragmented_receive_size,
+	       sp->max_read_write_size, sp->receive_credit_target);
+	if (bad > 0) {
+		return 1;
+	}
+	/* And the limits hold in practice: the largest message goes and
+	 * comes back intact. */
+	msg = talloc_size(c, max);
+	fill_pattern(msg, max, max);
+	msg[0] = 'E';
+	iov.iov_base = msg;
+	iov.iov_len = max;
+	ret = exchange(c, &iov, 1);
+	if (ret != 0 || c->last_length != max ||
+	    hash_bytes(c->last, max) != hash_bytes(msg, max)) {
+		fprintf(stderr, "client: echo of %u bytes: %s\n", max,
+			ret != 0 ? strerror(ret) : "wrong data");
+		return 1;
+	}
+	talloc_free(msg);
+	printf("client: negotiation agrees on both sides; %u-byte echo "
+	       "intact\n",
+	       max);
+	return 0;
+}
+
+/* Fragments a message of `size` bytes needs at least: each carries at
+ * most max_size - 24 bytes of payload (DataOffset 24, [MS-SMBD] 2.2.3). */
+static uint64_t min_fragments(uint32_t size, uint32_t max_size)
+{
+	uint32_t per = max_size - SMBDIRECT_DATA_OFFSET;
+
+	return size == 0 ? 1 : (size + per - 1) / per;
 }
 
 static int test_messages(struct client *c)
 {
 	const struct smbdirect_params *p = smbdirect_conn_params(c->conn);
-	uint32_t max = p->max_fragmented_send_size;
+	uint32_t max = message_limit(c);
 	uint8_t *msg = talloc_size(c, max);
 	uint64_t x = 12345;
+	uint64_t need_sent = 0;
+	uint64_t need_received = 0;
+	struct smbdirect_conn_stats before;
+	struct smbdirect_conn_stats after;
 	uint32_t i;
 
-	if (max > p->max_fragmented_receive_size) {
-		max = p->max_fragmented_receive_size;
-	}
+	smbdirect_conn_get_stats(c->conn, &before);
 	for (i = 0; i < count; i++) {
 		uint32_t size;
 		struct iovec iov;
@@ -504,10 +937,127 @@ static int test_messages(struct client *c)
 				c->last_length == size ? "differs" : "-");
 			return 1;
 		}
+		need_sent += min_fragments(size, p->max_send_size);
+		need_received += min_fragments(size, p->max_receive_size);
 	}
+	talloc_free(msg);
+	smbdirect_conn_get_stats(c->conn, &after);
 	printf("client: %u messages echoed intact (max %u bytes)\n", count,
 	       max);
+	printf("client: %llu wire messages sent (%llu fragments at least), "
+	       "%llu received (%llu at least)\n",
+	       (unsigned long long)(after.engine.messages_sent -
+				    before.engine.messages_sent),
+	       (unsigned long long)need_sent,
+	       (unsigned long long)(after.engine.messages_received -
+				    before.engine.messages_received),
+	       (unsigned long long)need_received);
+	/* The messages really went as fragments of the negotiated size. */
+	if (after.engine.messages_sent - before.engine.messages_sent <
+		    need_sent ||
+	    after.engine.messages_received - before.engine.messages_received <
+		    need_received) {
+		fprintf(stderr, "client: fewer wire messages than fragments "
+				"needed\n");
+		return 1;
+	}
 	return 0;
+}
+
+/* Sink message number `n`: 'S', checksum, pattern. */
+static void make_sink(uint8_t *msg, uint32_t size, uint32_t n)
+{
+	uint64_t h;
+
+	fill_pattern(msg + 9, size - 9, n);
+	h = hash_bytes(msg + 9, size - 9);
+	msg[0] = 'S';
+	memcpy(msg + 1, &h, 8);
+}
+
+static int test_stream(struct client *c)
+{
+	uint32_t size = message_limit(c);
+	uint8_t *bufs[2];
+	struct tevent_req *reqs[2] = {NULL, NULL};
+	struct iovec iovs[2];
+	uint32_t submitted = 0;
+	uint32_t completed = 0;
+	int error = 0;
+	int k;
+
+	bufs[0] = talloc_size(c, size);
+	bufs[1] = talloc_size(c, size);
+	/* Two messages in flight at all times, so the connection is always
+	 * in the middle of a fragmented message. A payload stays untouched
+	 * until its send completed. */
+	for (;;) {
+		k = (int)(submitted % 2);
+		if (reqs[k] != NULL) {
+			if (!run_until(c->ev, req_finished, reqs[k], WAIT_MS)) {
+				fprintf(stderr, "client: a send hung\n");
+				return 1;
+			}
+			error = smbdirect_send_recv(reqs[k]);
+			TALLOC_FREE(reqs[k]);
+			if (error != 0) {
+				break;
+			}
+			completed++;
+		}
+		if (c->ended || (count != 0 && submitted == count)) {
+			break;
+		}
+		make_sink(bufs[k], size, submitted);
+		/* One line per message: after a SIGKILL, the log still
+		 * says how many were started. */
+		printf("client: stream: sending message %u\n", submitted + 1);
+		iovs[k].iov_base = bufs[k];
+		iovs[k].iov_len = size;
+		reqs[k] = smbdirect_send_send(c, c->ev, c->conn, &iovs[k], 1);
+		if (reqs[k] == NULL) {
+			return 1;
+		}
+		submitted++;
+	}
+	for (k = 0; k < 2; k++) {
+		if (reqs[k] == NULL) {
+			continue;
+		}
+		if (!run_until(c->ev, req_finished, reqs[k], WAIT_MS)) {
+			fprintf(stderr, "client: a send hung\n");
+			return 1;
+		}
+		if (smbdirect_send_recv(reqs[k]) == 0) {
+			completed++;
+		} else if (error == 0) {
+			error = ENOTCONN;
+		}
+		TALLOC_FREE(reqs[k]);
+	}
+	if (count != 0) {
+		if (error != 0 || completed != count) {
+			fprintf(stderr, "client: stream: %u of %u sent: %s\n",
+				completed, count, strerror(error));
+			return 1;
+		}
+		printf("client: stream: %u messages of %u bytes sent\n",
+		       completed, size);
+		return 0;
+	}
+	/* Until the end: the peer went away. Every send must have been
+	 * resolved (done or ENOTCONN) and the end reported with a reason. */
+	if (!c->ended && !run_until(c->ev, has_ended, c, 10000)) {
+		fprintf(stderr, "client: stream: a send failed (%s) but the "
+				"connection did not end\n",
+			strerror(error));
+		return 1;
+	}
+	printf("client: stream ended after %u messages of %u bytes (%u "
+	       "started): %s (%s)\n",
+	       completed, size, submitted, smbdirect_reason_string(c->reason),
+	       c->detail);
+	return completed > 0 && c->reason != SMBDIRECT_REASON_NONE ? 0 : 1;
 }
 
 /* Ask the server for an RDMA operation on our buffer, split into `nd`
@@ -615,11 +1165,240 @@ static int test_rdma(struct client *c)
 	return 0;
 }
 
+static int test_invalidate(struct client *c)
+{
+	struct smbdirect_buffer *buf = smbdirect_buffer_new(c, c->conn, 65536);
+	int ret;
+
+	if (buf == NULL) {
+		fprintf(stderr, "client: no buffer\n");
+		return 1;
+	}
+	ret = rdma_case(c, buf, 'I', 65536, 1);
+	if (ret == 0) {
+		printf("client: RDMA write answered by Send-with-Invalidate: "
+		       "exposure invalidated\n");
+	}
+	talloc_free(buf);
+	return ret;
+}
+
+/* An rkey must die with its exposure: after the exposure is freed, a
+ * write through the old descriptor must not reach the memory. */
+static int test_rkey_reuse(struct client *c)
+{
+	const uint32_t len = 65536;
+	struct smbdirect_buffer *buf = smbdirect_buffer_new(c, c->conn, len);
+	struct smbdirect_buffer_descriptor desc;
+	struct smbdirect_exposure *x;
+	uint8_t msg[5 + 16];
+	uint8_t *data;
+	uint8_t *expect;
+	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg)};
+	size_t got = 0;
+	uint32_t i;
+	int ret;
+
+	if (buf == NULL) {
+		fprintf(stderr, "client: no buffer\n");
+		return 1;
+	}
+	data = smbdirect_buffer_data(buf);
+	x = smbdirect_expose(c, c->conn, buf, 0, len, true, &desc, 1, &got);
+	if (x == NULL) {
+		fprintf(stderr, "client: expose: %s\n", strerror(errno));
+		return 1;
+	}
+	memcpy(msg + 1, &len, 4);
+	smbdirect_buffer_descriptors_encode(&desc, 1, msg + 5, 16);
+
+	/* 1. The I/O the exposure was made for works. */
+	memset(data, 0, len);
+	msg[0] = 'W';
+	ret = exchange(c, &iov, 1);
+	expect = talloc_size(c, len);
+	fill_pattern(expect, len, len);
+	if (ret != 0 || c->last[0] != 'w' || memcmp(data, expect, len) != 0) {
+		fprintf(stderr, "client: first RDMA write failed: %s\n",
+			ret != 0 ? strerror(ret) : "wrong answer or data");
+		return 1;
+	}
+	printf("client: RDMA write through rkey 0x%08x: ok\n", desc.token);
+
+	/* 2. Revoke it ([MS-SMBD] 3.1.4.4). */
+	talloc_free(x);
+	memset(data, 0xA5, len);
+
+	/* 3. The same descriptor again: the server's write must fail and
+	 * the connection end; no answer may come. */
+	msg[0] = 'Z';
+	ret = exchange(c, &iov, 1);
+	if (ret == 0) {
+		fprintf(stderr, "client: the server answered '%c' to a write "
+				"through the revoked rkey\n",
+			c->last[0]);
+		return 1;
+	}
+	if (ret != ENOTCONN) {
+		fprintf(stderr, "client: after the revoked-rkey write: %s "
+				"(the connection should have ended)\n",
+			strerror(ret));
+		return 1;
+	}
+	for (i = 0; i < len; i++) {
+		if (data[i] != 0xA5) {
+			fprintf(stderr, "client: revoked memory was written "
+					"at offset %u\n",
+				i);
+			return 1;
+		}
+	}
+	printf("client: write through revoked rkey 0x%08x refused, memory "
+	       "untouched; connection ended: %s (%s)\n",
+	       desc.token, smbdirect_reason_string(c->reason), c->detail);
+	talloc_free(expect);
+	talloc_free(buf);
+	return 0;
+}
+
+/* Keepalive over an idle connection: it stays up (every keepalive had
+ * keepalive_timeout_ms to be answered, or the connection would have
+ * ended), and the keepalives we sent were answered (each answer is a
+ * received message). */
+static int test_idle(struct client *c)
+{
+	uint32_t interval = c->settings.keepalive_interval_ms;
+	uint32_t duration = idle_ms != 0 ? idle_ms : 5 * interval;
+	struct smbdirect_conn_stats before;
+	struct smbdirect_conn_stats after;
+	uint64_t sent;
+	uint64_t received;
+	uint8_t msg[16];
+	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg)};
+	int ret;
+
+	if (interval == 0 || duration < 3 * interval) {
+		fprintf(stderr, "client: idle needs --keepalive-ms and an "
+				"idle time of 3 intervals or more\n");
+		return 1;
+	}
+	smbdirect_conn_get_stats(c->conn, &before);
+	if (run_until(c->ev, has_ended, c, duration)) {
+		fprintf(stderr, "client: the idle connection ended: %s (%s)\n",
+			smbdirect_reason_string(c->reason), c->detail);
+		return 1;
+	}
+	smbdirect_conn_get_stats(c->conn, &after);
+	sent = after.engine.keepalives_sent - before.engine.keepalives_sent;
+	/* An echo: the connection still carries data, and (the transport
+	 * delivers in order) every answer the server sent before the echo
+	 * has arrived once the echo is back. */
+	fill_pattern(msg, sizeof(msg), 1);
+	msg[0] = 'E';
+	ret = exchange(c, &iov, 1);
+	if (ret != 0 || c->last_length != sizeof(msg) ||
+	    memcmp(c->last, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "client: echo after idle: %s\n",
+			ret != 0 ? strerror(ret) : "wrong data");
+		return 1;
+	}
+	smbdirect_conn_get_stats(c->conn, &after);
+	received = after.engine.messages_received -
+		   before.engine.messages_received;
+	printf("client: idle %u ms with keepalive every %u ms: %llu "
+	       "keepalives sent; %llu messages received with the echo\n",
+	       duration, interval, (unsigned long long)sent,
+	       (unsigned long long)received);
+	/* One keepalive per interval after each answer: allow for the
+	 * first and last partial intervals. */
+	if (sent < duration / interval - 2 || sent == 0) {
+		fprintf(stderr, "client: too few keepalives\n");
+		return 1;
+	}
+	/* An answer per keepalive and the echo, but the echo may itself
+	 * be the answer to the last keepalive. */
+	if (received < sent) {
+		fprintf(stderr, "client: keepalives went unanswered\n");
+		return 1;
+	}
+	printf("client: connection still up after idling\n");
+	return 0;
+}
+
+/* A frozen peer: it cannot answer a keepalive. The server is stopped
+ * right after its last message, so the expected end is one interval
+ * (idle timer) plus one timeout (the keepalive's deadline) later. */
+static int test_keepalive(struct client *c)
+{
+	uint32_t interval = c->settings.keepalive_interval_ms;
+	uint32_t timeout = c->settings.keepalive_timeout_ms;
+	uint32_t expected = interval + timeout;
+	struct smbdirect_conn_stats st;
+	pid_t pid = (pid_t)c->server.pid;
+	uint64_t start;
+	uint64_t elapsed;
+	int bad = 0;
+
+	if (interval == 0 || pid <= 1) {
+		fprintf(stderr, "client: keepalive needs --keepalive-ms and "
+				"the server's pid\n");
+		return 1;
+	}
+	if (c->server.settings.keepalive_interval_ms != 0 &&
+	    c->server.settings.keepalive_interval_ms <= expected) {
+		fprintf(stderr, "client: the server's own keepalive would "
+				"interfere\n");
+		return 1;
+	}
+	start = now_ms();
+	if (kill(pid, SIGSTOP) != 0) {
+		fprintf(stderr, "client: SIGSTOP %d: %s\n", (int)pid,
+			strerror(errno));
+		return 1;
+	}
+	printf("client: server %d stopped\n", (int)pid);
+	run_until(c->ev, has_ended, c, expected + 10000);
+	elapsed = now_ms() - start;
+	/* Let the server see the disconnect and exit. */
+	kill(pid, SIGCONT);
+	smbdirect_conn_get_stats(c->conn, &st);
+	if (!c->ended) {
+		fprintf(stderr, "client: still connected %llu ms after "
+				"freezing the server\n",
+			(unsigned long long)elapsed);
+		return 1;
+	}
+	printf("client: connection ended after %llu ms (interval %u + "
+	       "timeout %u): %s (%s); %llu keepalives sent\n",
+	       (unsigned long long)elapsed, interval, timeout,
+	       smbdirect_reason_string(c->reason), c->detail,
+	       (unsigned long long)st.engine.keepalives_sent);
+	if (c->reason != SMBDIRECT_REASON_KEEPALIVE_TIMEOUT) {
+		fprintf(stderr, "client: wrong reason\n");
+		bad++;
+	}
+	/* Messages sent before the stop may re-arm the idle timer a little
+	 * later than `start`, never earlier than the last receive. */
+	if (elapsed + 250 < expected) {
+		fprintf(stderr, "client: ended too early\n");
+		bad++;
+	}
+	if (elapsed > expected + KEEPALIVE_SLACK_MS) {
+		fprintf(stderr, "client: ended too late (slack %u ms)\n",
+			KEEPALIVE_SLACK_MS);
+		bad++;
+	}
+	if (st.engine.keepalives_sent == 0) {
+		fprintf(stderr, "client: no keepalive was sent\n");
+		bad++;
+	}
+	return bad > 0 ? 1 : 0;
+}
+
 static int run_client(const struct sockaddr *addr, const char *test)
 {
 	struct tevent_context *ev = tevent_context_init(NULL);
 	struct client *c = talloc_zero(ev, struct client);
-	struct smbdirect_settings settings;
 	struct smbdirect_conn_handlers handlers = {
 		.message = client_message,
 		.disconnected = client_disconnected,
@@ -628,9 +1407,9 @@ static int run_client(const struct sockaddr *addr, const char *test)
 	enum smbdirect_reason reason;
 	int ret;
 
-	settings_for_test(&settings);
+	settings_for_test(&c->settings);
 	c->ev = ev;
-	req = smbdirect_connect_send(c, ev, addr, NULL, &settings, 5000);
+	req = smbdirect_connect_send(c, ev, addr, NULL, &c->settings, 5000);
 	if (req == NULL || !tevent_req_poll(req, ev)) {
 		return 1;
 	}
@@ -653,34 +1432,63 @@ static int run_client(const struct sockaddr *addr, const char *test)
 		       p->max_fragmented_receive_size, p->max_read_write_size,
 		       p->receive_credit_target);
 	}
-	ret = 0;
+	if (ask_server(c) != 0) {
+		talloc_free(ev);
+		return 1;
+	}
+	printf("client: served by pid %d (parent %d)\n", (int)c->server.pid,
+	       (int)c->server.ppid);
 	if (strcmp(test, "messages") == 0) {
 		ret = test_messages(c);
+	} else if (strcmp(test, "stream") == 0) {
+		ret = test_stream(c);
 	} else if (strcmp(test, "rdma") == 0) {
 		ret = test_rdma(c);
+	} else if (strcmp(test, "invalidate") == 0) {
+		ret = test_invalidate(c);
+	} else if (strcmp(test, "rkey-reuse") == 0) {
+		ret = test_rkey_reuse(c);
+	} else if (strcmp(test, "idle") == 0) {
+		ret = test_idle(c);
+	} else if (strcmp(test, "keepalive") == 0) {
+		ret = test_keepalive(c);
 	} else if (strcmp(test, "negotiate") == 0) {
-		ret = 0;
+		ret = test_negotiate(c);
 	} else {
 		fprintf(stderr, "client: unknown test %s\n", test);
 		ret = 2;
 	}
-	{
+	print_stats(c, "at the end");
+	if (!c->ended) {
 		uint8_t q = 'Q';
 		struct iovec iov = {.iov_base = &q, .iov_len = 1};
 
+		/* The server ends the connection on 'Q'. */
 		req = smbdirect_send_send(c, ev, c->conn, &iov, 1);
-		if (req != NULL && tevent_req_poll(req, ev)) {
+		if (req != NULL && run_until(ev, req_finished, req, WAIT_MS)) {
 			smbdirect_send_recv(req);
 		}
 		talloc_free(req);
-		while (!c->ended) {
-			if (tevent_loop_once(ev) != 0) {
-				break;
-			}
+		if (!run_until(ev, has_ended, c, 10000)) {
+			fprintf(stderr, "client: the server did not end the "
+					"connection after Q\n");
+			ret = 1;
 		}
 	}
 	talloc_free(ev);
 	return ret;
+}
+
+static long parse_number(const char *s)
+{
+	char *end = NULL;
+	long v = strtol(s, &end, 0);
+
+	if (end == s || *end != '\0' || v < 0) {
+		fprintf(stderr, "sdtest: bad number %s\n", s);
+		exit(2);
+	}
+	return v;
 }
 
 int main(int argc, char **argv)
@@ -688,24 +1496,47 @@ int main(int argc, char **argv)
 	struct sockaddr_storage ss;
 	bool fork_mode = false;
 	int expect = 1;
+	int first = 4;
 	int i;
 
 	if (argc < 4 || parse_addr(argv[2], argv[3], &ss) != 0) {
 		fprintf(stderr, "usage: sdtest server|client ADDR PORT ...\n");
 		return 2;
 	}
-	for (i = 4; i < argc; i++) {
+	if (strcmp(argv[1], "client") == 0) {
+		first = 5;
+	}
+	for (i = first; i < argc; i++) {
 		if (strcmp(argv[i], "--fork") == 0) {
 			fork_mode = true;
 		} else if (strcmp(argv[i], "--small") == 0) {
 			small_sizes = true;
 		} else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
-			count = (uint32_t)strtoul(argv[++i], NULL, 0);
+			count_opt = parse_number(argv[++i]);
 		} else if (strcmp(argv[i], "--connections") == 0 &&
 			   i + 1 < argc) {
-			expect = atoi(argv[++i]);
+			expect = (int)parse_number(argv[++i]);
+		} else if (strcmp(argv[i], "--keepalive-ms") == 0 &&
+			   i + 1 < argc) {
+			keepalive_ms = parse_number(argv[++i]);
+		} else if (strcmp(argv[i], "--keepalive-timeout-ms") == 0 &&
+			   i + 1 < argc) {
+			keepalive_timeout_ms = parse_number(argv[++i]);
+		} else if (strcmp(argv[i], "--idle-ms") == 0 && i + 1 < argc) {
+			idle_ms = (uint32_t)parse_number(argv[++i]);
+		} else {
+			fprintf(stderr, "sdtest: unknown option %s\n", argv[i]);
+			return 2;
 		}
 	}
+	if (count_opt >= 0) {
+		count = (uint32_t)count_opt;
+	} else if (argc > 4 && strcmp(argv[4], "stream") == 0) {
+		count = 100;
+	}
+	/* Line-buffered: a forked child's output neither doubles nor gets
+	 * lost, and logs interleave in order. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if (strcmp(argv[1], "server") == 0) {
 		return run_server((struct sockaddr *)&ss, fork_mode, expect);

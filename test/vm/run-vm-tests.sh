@@ -1,0 +1,333 @@
+#!/bin/bash
+# The VM tier of libsmbdirect: end-to-end tests over real verbs. Runs INSIDE
+# the soft-RoCE test guest (rxe0 on dummy0 at 10.9.0.1), all in one boot;
+# test/vm/run-vm-tier.sh starts it from the host.
+#
+# Usage (in the guest): bash test/vm/run-vm-tests.sh BUILD_DIR [TEST...]
+#   BUILD_DIR  a build tree holding test/vm/sdtest (outside /tmp: the
+#              guest's /tmp is its own)
+#   TEST       run only these (names as printed); default: all
+# Prints "PASS name (seconds)" or "FAIL name (seconds)" per test, the
+# failing test's log tails prefixed with "  | ", and a last line
+# "vm: N passed, M failed". Exits non-zero if a test failed. Logs go to
+# $SDVM_OUT/vm-tests/ (a temporary directory without $SDVM_OUT).
+#
+# Every process is waited for with a bound: a hang is a failure, not a
+# stuck tier. docs/testing.md says what each test proves.
+set -u
+
+build="${1:?usage: run-vm-tests.sh BUILD_DIR [TEST...]}"
+shift
+sdtest="$build/test/vm/sdtest"
+addr=10.9.0.1
+port=5500
+out="${SDVM_OUT:-$(mktemp -d)}/vm-tests"
+here="$(cd "$(dirname "$0")" && pwd)"
+mkdir -p "$out"
+passed=0
+failed=0
+bg=()
+
+# memcheck for the valgrind-* tests: any error or definite/indirect leak
+# fails. test/vm/valgrind.supp holds the suppressions, each explained
+# there (none was needed: librdmacm and libibverbs came out clean).
+vg=(valgrind -q --error-exitcode=99 --leak-check=full
+	"--errors-for-leak-kinds=definite,indirect"
+	"--show-leak-kinds=definite,indirect"
+	--suppressions="$here/valgrind.supp")
+
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# A line for the report of the current test (shown if it fails).
+note() { echo "$*" >>"$log.notes"; }
+
+# Wait for PID at most SECONDS; then SIGKILL it. Returns its exit status,
+# 124 on timeout.
+wait_bounded() {
+	local pid=$1 limit=$(($2 * 1000)) start
+	start=$(ms)
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ $(($(ms) - start)) -ge $limit ]; then
+			note "pid $pid still running after $2 s: killed"
+			kill -CONT "$pid" 2>/dev/null
+			kill -9 "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			return 124
+		fi
+		sleep 0.05
+	done
+	wait "$pid"
+}
+
+# Wait until FILE has a line matching PATTERN (grep -E), at most SECONDS,
+# while PID lives.
+wait_line() {
+	local file=$1 pattern=$2 limit=$(($3 * 1000)) pid=$4 start
+	start=$(ms)
+	until grep -qE "$pattern" "$file" 2>/dev/null; do
+		if [ $(($(ms) - start)) -ge $limit ] ||
+			! kill -0 "$pid" 2>/dev/null; then
+			note "no '$pattern' in $(basename "$file")"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# start_server [WRAPPER...] -- OPTIONS: a server on a fresh port, in the
+# background; sets spid once it listens.
+start_server() {
+	local wrap=()
+	while [ "$1" != "--" ]; do
+		wrap+=("$1")
+		shift
+	done
+	shift
+	port=$((port + 1))
+	"${wrap[@]}" "$sdtest" server $addr $port "$@" >"$log.server" 2>&1 &
+	spid=$!
+	bg+=("$spid")
+	wait_line "$log.server" '^server: listening' 60 "$spid"
+}
+
+# pair LIMIT "SERVER OPTIONS" TEST [CLIENT OPTIONS]: one server, one client
+# (at most LIMIT seconds); both must exit 0. $wrap prefixes both.
+pair() {
+	local limit=$1 sopts=$2 crc src
+	shift 2
+	# shellcheck disable=SC2086
+	start_server "${wrap[@]}" -- $sopts || return 1
+	timeout -k 5 "$limit" "${wrap[@]}" "$sdtest" client $addr $port "$@" \
+		>"$log.client" 2>&1
+	crc=$?
+	wait_bounded "$spid" 30
+	src=$?
+	note "client exit $crc, server exit $src"
+	[ $crc -eq 0 ] && [ $src -eq 0 ]
+}
+
+# Kill everything this test started that still runs.
+cleanup() {
+	local p
+	for p in "${bg[@]}"; do
+		if kill -0 "$p" 2>/dev/null; then
+			kill -CONT "$p" 2>/dev/null
+			kill -9 "$p" 2>/dev/null
+			wait "$p" 2>/dev/null
+		fi
+	done
+	bg=()
+}
+
+run_test() {
+	local name=$1 start rc elapsed f
+	shift
+	if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qx "$name"; then
+		return
+	fi
+	log="$out/$name"
+	rm -f "$log".*
+	wrap=()
+	start=$(ms)
+	"$@"
+	rc=$?
+	cleanup
+	elapsed=$(($(ms) - start))
+	if [ $rc -eq 0 ]; then
+		passed=$((passed + 1))
+		printf 'PASS %s (%d.%d s)\n' "$name" $((elapsed / 1000)) $((elapsed % 1000 / 100))
+	else
+		failed=$((failed + 1))
+		printf 'FAIL %s (%d.%d s)\n' "$name" $((elapsed / 1000)) $((elapsed % 1000 / 100))
+		for f in "$log".notes "$log".server "$log".client*; do
+			[ -f "$f" ] || continue
+			echo "  | == $(basename "$f")"
+			# valgrind's first report (headline and stacks), then
+			# the program's last lines.
+			grep -E '^==[0-9]+==' "$f" | head -n 20 | sed 's/^/  | /'
+			grep -vE '^==[0-9]+==' "$f" | tail -n 15 | sed 's/^/  | /'
+		done
+	fi
+}
+
+# --- the tests -----------------------------------------------------------
+
+# a. Negotiation in both roles, symmetric and asymmetric sizes: sdtest
+#    checks each side's results against both sides' settings.
+t_negotiate() { pair 60 "" negotiate; }
+t_negotiate_server_small() { pair 60 "--small" negotiate; }
+t_negotiate_client_small() { pair 60 "" negotiate --small; }
+
+# b. 10,000 echoes of random sizes, checksummed, default sizes.
+t_messages() { pair 400 "" messages --count 10000; }
+
+# c. Fragmentation at the smallest legal sizes (MaxReceiveSize 128,
+#    MaxFragmentedSize 131072): 104 payload bytes per wire message.
+t_messages_small() { pair 400 "--small" messages --small --count 2000; }
+
+# d. RDMA write and read, 4 KiB to 8 MiB, over 1 and 4 descriptors.
+t_rdma() { pair 300 "" rdma; }
+
+# e. An rkey reused after its exposure was freed: the server's write must
+#    fail (sdtest server checks EIO, then transport-error), the library
+#    must log it, both sides end cleanly, and the memory stays untouched
+#    (sdtest client checks).
+t_rkey_reuse() {
+	pair 120 "" rkey-reuse || return 1
+	grep -qE 'smbdirect\[[0-9]+\].*RDMA write failed' "$log.server" ||
+		{ note "the library logged no RDMA failure"; return 1; }
+	grep -q '^server: connection ended: transport-error' "$log.server" ||
+		{ note "the server's connection did not end with transport-error"; return 1; }
+}
+
+# f. A peer SIGKILLed in the middle of 1 MiB fragmented messages (the
+#    client keeps two in flight): the survivor must log the end with a
+#    reason within 5 s and exit 0. The logs must show that the kill cut
+#    messages already started. $wrap prefixes the server.
+kill_peer() {
+	local victim=$1 cpid t0 rc elapsed survivor slog ended started finished
+	start_server "${wrap[@]}" -- || return 1
+	"$sdtest" client $addr $port stream --count 0 >"$log.client" 2>&1 &
+	cpid=$!
+	bg+=("$cpid")
+	wait_line "$log.server" '^server: sink: 4 messages intact' 120 "$cpid" ||
+		return 1
+	if [ "$victim" = client ]; then
+		kill -9 "$cpid"
+		t0=$(ms)
+		wait "$cpid" 2>/dev/null
+		survivor=$spid
+		slog=$log.server
+		ended='^server: connection ended: [a-z-]+ \('
+	else
+		kill -9 "$spid"
+		t0=$(ms)
+		wait "$spid" 2>/dev/null
+		survivor=$cpid
+		slog=$log.client
+		ended='^client: stream ended after [0-9]+ messages .*: [a-z-]+ \('
+	fi
+	wait_line "$slog" "$ended" 5 "$survivor"
+	rc=$?
+	elapsed=$(($(ms) - t0))
+	note "$victim killed; the other side logged its end after $elapsed ms"
+	[ $rc -eq 0 ] || { note "no end with a reason within 5 s"; return 1; }
+	wait_bounded "$survivor" 30
+	rc=$?
+	note "the other side exited $rc"
+	[ $rc -eq 0 ] || return 1
+	if [ "$victim" = client ]; then
+		started=$(grep -c '^client: stream: sending message' "$log.client")
+		finished=$(sed -n 's/^server: sink: \([0-9]*\) messages intact in all$/\1/p' \
+			"$log.server")
+	else
+		started=$(sed -n 's/^client: stream ended after .* (\([0-9]*\) started).*/\1/p' \
+			"$log.client")
+		finished=$(sed -n 's/^client: stream ended after \([0-9]*\) messages.*/\1/p' \
+			"$log.client")
+	fi
+	note "messages started by the client: $started, completed: ${finished:-?}"
+	[ -n "$finished" ] && [ "$started" -gt "$finished" ] ||
+		{ note "the kill did not cut a message in flight"; return 1; }
+}
+t_kill_client() { kill_peer client; }
+t_kill_server() { kill_peer server; }
+
+# g. Keepalive: an idle connection stays up for 5 intervals (keepalives
+#    sent and answered, counted by the engine); a frozen peer is detected
+#    as keepalive-timeout within interval + timeout + slack. Only the
+#    client has the short interval, so it alone sends keepalives.
+t_keepalive_idle() { pair 60 "" idle --keepalive-ms 1000 --idle-ms 5000; }
+t_keepalive_timeout() {
+	local crc src
+	start_server -- || return 1
+	# sdtest stops the server itself (SIGSTOP to the pid the server
+	# reported) right after its last message, and continues it after.
+	timeout -k 5 60 "$sdtest" client $addr $port keepalive \
+		--keepalive-ms 1000 --keepalive-timeout-ms 1000 >"$log.client" 2>&1
+	crc=$?
+	kill -CONT "$spid" 2>/dev/null
+	wait_bounded "$spid" 30
+	src=$?
+	note "client exit $crc, server exit $src"
+	[ $crc -eq 0 ] && [ $src -eq 0 ] || return 1
+	grep -qE '^server: connection ended: [a-z-]+ \(' "$log.server" ||
+		{ note "the server logged no end"; return 1; }
+}
+
+# h. Fork per connection: 16 concurrent clients, each served by a child of
+#    its own (distinct pids, parent = the listener), each exits 0, the
+#    listener reaps all 16.
+t_fork16() {
+	local n=16 i pids=() ok=0 served
+	start_server -- --fork --connections $n || return 1
+	for i in $(seq 1 $n); do
+		timeout -k 5 300 "$sdtest" client $addr $port messages --count 200 \
+			>"$log.client$i" 2>&1 &
+		pids+=($!)
+		bg+=($!)
+	done
+	for i in $(seq 1 $n); do
+		wait "${pids[$((i - 1))]}" || { note "client $i exited $?"; ok=1; }
+	done
+	wait_bounded "$spid" 60 || { note "listener exited $?"; ok=1; }
+	served=$(sed -n 's/^client: served by pid \([0-9]*\) (parent \([0-9]*\))$/\1 \2/p' \
+		"$log".client*)
+	if [ "$(echo "$served" | awk '{print $1}' | sort -u | grep -c .)" -ne $n ]; then
+		note "not $n distinct serving pids: $(echo $served)"
+		ok=1
+	fi
+	if echo "$served" | awk -v l="$spid" '$1 == l || $2 != l' | grep -q .; then
+		note "a connection not served by a child of the listener $spid"
+		ok=1
+	fi
+	grep -qx "server: $n connections ($n children, $n reaped), 0 failures" \
+		"$log.server" || { note "the listener's count is wrong"; ok=1; }
+	return $ok
+}
+
+# Beyond the list: an RDMA write answered by Send-with-Invalidate; the
+# client's exposure must be reported invalidated.
+t_invalidate() { pair 60 "" invalidate; }
+
+# i. valgrind memcheck on both sides (no leak, no error): test b with
+#    fewer messages, then the error paths, where leaks hide: a transport
+#    error (rkey-reuse) and a peer killed mid-message (the server, under
+#    valgrind, holds a half-reassembled message when its client dies).
+t_valgrind() {
+	wrap=("${vg[@]}")
+	pair 480 "" messages --count 300
+}
+t_valgrind_rkey_reuse() {
+	wrap=("${vg[@]}")
+	t_rkey_reuse
+}
+t_valgrind_kill_client() {
+	wrap=("${vg[@]}")
+	kill_peer client
+}
+
+only=("$@")
+echo "vm-tests: $(uname -r), $(rdma link show 2>/dev/null | head -1), logs in $out"
+[ -x "$sdtest" ] || { echo "FAIL setup (no $sdtest)"; echo "vm: 0 passed, 1 failed"; exit 1; }
+total_start=$(ms)
+run_test negotiate t_negotiate
+run_test negotiate-server-small t_negotiate_server_small
+run_test negotiate-client-small t_negotiate_client_small
+run_test messages t_messages
+run_test messages-small t_messages_small
+run_test rdma t_rdma
+run_test rkey-reuse t_rkey_reuse
+run_test kill-client t_kill_client
+run_test kill-server t_kill_server
+run_test keepalive-idle t_keepalive_idle
+run_test keepalive-timeout t_keepalive_timeout
+run_test fork16 t_fork16
+run_test invalidate t_invalidate
+run_test valgrind t_valgrind
+run_test valgrind-rkey-reuse t_valgrind_rkey_reuse
+run_test valgrind-kill-client t_valgrind_kill_client
+total=$(($(ms) - total_start))
+echo "vm-tests: $((total / 1000)) s in the guest"
+echo "vm: $passed passed, $failed failed"
+[ $failed -eq 0 ]

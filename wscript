@@ -16,6 +16,7 @@ SMBDIRECT_RDMA_SOURCES = '''
     lib/rdma_connect.c
     lib/rdma_listen.c
     lib/rdma_mem.c
+    lib/rdma_thread.c
 '''
 
 SMBDIRECT_PUBLIC_HEADERS = '''
@@ -36,5 +37,5 @@ def build(bld):
                       source=SMBDIRECT_SOURCES + SMBDIRECT_RDMA_SOURCES,
                       includes='include lib',
                       public_headers=SMBDIRECT_PUBLIC_HEADERS,
-                      deps='talloc tevent ibverbs rdmacm',
+                      deps='talloc tevent ibverbs rdmacm pthread',
                       private_library=True)

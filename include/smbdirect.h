@@ -97,6 +97,12 @@ enum smbdirect_reason {
 	SMBDIRECT_REASON_INVALID_DESCRIPTOR,
 	/** An argument passed by the caller was invalid. */
 	SMBDIRECT_REASON_INVALID_ARGUMENT,
+	/**
+	 * The RDMA stack refused a call with EACCES: the calling thread's
+	 * credentials changed after the RDMA file descriptors were opened
+	 * (see smbdirect_set_thread_mode()).
+	 */
+	SMBDIRECT_REASON_CREDENTIALS_CHANGED,
 	/** Number of reasons; not a reason. */
 	SMBDIRECT_REASON_COUNT
 };

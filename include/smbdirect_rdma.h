@@ -20,9 +20,11 @@
  * kernel (QP, MRs, CQ, event channel) in the right order. Asynchronous
  * calls are tevent `_send`/`_recv` pairs. No rdma-core type appears here.
  *
- * Everything runs on the thread that owns the tevent context. A process
- * that switches credentials must not use this mode (see
- * docs/architecture.md).
+ * Callbacks run on the thread that owns the tevent context. Where the
+ * RDMA calls themselves run is the process's thread mode
+ * (smbdirect_set_thread_mode()): on that same thread (the default), or on
+ * a thread the library owns, for processes whose threads change
+ * credentials (see docs/architecture.md, "The RDMA thread").
  */
 #ifndef SMBDIRECT_RDMA_H
 #define SMBDIRECT_RDMA_H
@@ -42,6 +44,80 @@ extern "C" {
 
 struct tevent_context;
 struct tevent_req;
+
+/**
+ * @brief Where the library issues RDMA calls, for the whole process.
+ *
+ * The kernel refuses a write() on an rdma_cm or uverbs file descriptor
+ * from any credentials but those that opened it (EACCES). Every rdma_cm
+ * call is such a write, and so is ibv_post_send on providers whose
+ * doorbell is a system call (rxe, siw). A thread that changed its
+ * credentials (setresuid, setresgid, setgroups, even back to the same
+ * ids) can therefore no longer drive a connection it opened.
+ */
+enum smbdirect_thread_mode {
+	/**
+	 * Every RDMA call runs on the caller's thread. The default: the
+	 * cheapest, for processes that never change credentials. In a
+	 * process that does, the first RDMA call after a change fails with
+	 * EACCES, which ends the connection with
+	 * SMBDIRECT_REASON_CREDENTIALS_CHANGED.
+	 */
+	SMBDIRECT_THREAD_MODE_CALLER = 0,
+	/**
+	 * One thread owned by the library, started by
+	 * smbdirect_set_thread_mode() while the process still has the
+	 * credentials it will open devices with, opens every rdma_cm event
+	 * channel and verbs context, and issues every rdma_cm call and every
+	 * post whose doorbell is a system call. It never changes
+	 * credentials. Callbacks still run on the tevent context's thread,
+	 * which may change credentials at will. For smbd.
+	 */
+	SMBDIRECT_THREAD_MODE_RDMA_THREAD = 1,
+};
+
+/**
+ * @brief Choose the process's thread mode.
+ *
+ * Call it before creating any listener or connection, and, for
+ * SMBDIRECT_THREAD_MODE_RDMA_THREAD, before the process first changes
+ * credentials. A child created by smbdirect_listener_fork() inherits the
+ * mode and gets an RDMA thread of its own before anything else.
+ *
+ * @param mode The mode.
+ * @return 0; EBUSY if listeners or connections exist; EINVAL for an
+ *         unknown mode; an errno value if the thread could not start.
+ */
+int smbdirect_set_thread_mode(enum smbdirect_thread_mode mode);
+
+/**
+ * @brief The process's thread mode.
+ * @return The mode set last (SMBDIRECT_THREAD_MODE_CALLER by default).
+ */
+enum smbdirect_thread_mode smbdirect_get_thread_mode(void);
+
+/**
+ * @brief A name for a thread mode: "caller-thread" or "rdma-thread".
+ * @param mode Any value.
+ * @return A static string; "unknown" for values outside the enum.
+ */
+const char *smbdirect_thread_mode_string(enum smbdirect_thread_mode mode);
+
+/**
+ * @brief Counters of the RDMA thread (all 0 in caller-thread mode).
+ */
+struct smbdirect_thread_stats {
+	uint64_t calls;         /**< synchronous calls run on the thread */
+	uint64_t posts;         /**< ibv_post_send/recv calls it made */
+	uint64_t work_requests; /**< work requests in those posts */
+	uint64_t wakeups;       /**< times it woke up from epoll_wait */
+};
+
+/**
+ * @brief Read the RDMA thread's counters.
+ * @param stats Output.
+ */
+void smbdirect_get_thread_stats(struct smbdirect_thread_stats *stats);
 
 /** The default SMB-Direct port over iWARP; IB/RoCE peers often use 445. */
 #define SMBDIRECT_DEFAULT_PORT 5445

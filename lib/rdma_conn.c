@@ -77,8 +77,62 @@ void sd_conn_hold(struct smbdirect_conn *conn)
 	conn->busy += 1;
 }
 
+/* Post what the entry point collected (one chain, one doorbell). */
+static void send_batch_flush(struct smbdirect_conn *conn)
+{
+	uint32_t n = conn->send_batch_count;
+	uint32_t i;
+	int ret;
+
+	if (n == 0) {
+		return;
+	}
+	conn->send_batch_count = 0;
+	for (i = 0; i < n; i++) {
+		conn->send_batch[i].next = i + 1 < n ? &conn->send_batch[i + 1]
+						     : NULL;
+	}
+	ret = sd_post_send_now(conn, conn->send_batch);
+	if (ret != 0) {
+		sd_post_failed(conn, "ibv_post_send", ret);
+	}
+}
+
+int sd_post_send(struct smbdirect_conn *conn, struct ibv_send_wr *wr)
+{
+	struct ibv_send_wr *w;
+	uint32_t n = 0;
+
+	for (w = wr; w != NULL; w = w->next) {
+		if (w->num_sge > 1) {
+			n = UINT32_MAX;
+			break;
+		}
+		n += 1;
+	}
+	if (conn->busy == 0 || conn->ended ||
+	    n > conn->send_batch_capacity - conn->send_batch_count) {
+		send_batch_flush(conn);
+		return sd_post_send_now(conn, wr);
+	}
+	for (w = wr; w != NULL; w = w->next) {
+		uint32_t i = conn->send_batch_count++;
+
+		conn->send_batch[i] = *w;
+		if (w->num_sge == 1) {
+			conn->send_batch_sge[i] = w->sg_list[0];
+			conn->send_batch[i].sg_list = &conn->send_batch_sge[i];
+		}
+	}
+	return 0;
+}
+
 bool sd_conn_release(struct smbdirect_conn *conn)
 {
+	if (conn->busy == 1 && !conn->free_pending) {
+		/* Still held: a failure here runs callbacks safely. */
+		send_batch_flush(conn);
+	}
 	conn->busy -= 1;
 	if (conn->busy == 0 && conn->free_pending) {
 		talloc_free(conn);
@@ -89,36 +143,49 @@ bool sd_conn_release(struct smbdirect_conn *conn)
 
 /* --- engine callbacks ------------------------------------------------- */
 
+/* Receives are posted in chains of this many work requests. */
+#define SD_RECV_CHAIN 32
+
 static int cb_post_recv(void *priv, uint32_t count, uint32_t buffer_size)
 {
 	struct smbdirect_conn *conn = priv;
+	struct ibv_sge sge[SD_RECV_CHAIN];
+	struct ibv_recv_wr wr[SD_RECV_CHAIN];
 	uint32_t posted = 0;
 
 	if (buffer_size != conn->recv_size) {
 		return -1;
 	}
 	while (posted < count && conn->recv_free_count > 0) {
-		uint32_t slot = conn->recv_free[conn->recv_free_count - 1];
-		struct ibv_sge sge = {
-			.addr = (uintptr_t)(conn->recv_mem +
-					    (size_t)slot * conn->recv_size),
-			.length = conn->recv_size,
-			.lkey = conn->recv_mr->lkey,
-		};
-		struct ibv_recv_wr wr = {
-			.wr_id = ((uint64_t)slot << 3) | SD_WR_RECV,
-			.sg_list = &sge,
-			.num_sge = 1,
-		};
-		struct ibv_recv_wr *bad = NULL;
-		int ret = ibv_post_recv(conn->qp, &wr, &bad);
+		uint32_t n = 0;
+		int ret;
 
+		while (n < SD_RECV_CHAIN && posted + n < count &&
+		       n < conn->recv_free_count) {
+			uint32_t slot = conn->recv_free[conn->recv_free_count -
+							1 - n];
+
+			sge[n].addr = (uintptr_t)(conn->recv_mem +
+						  (size_t)slot * conn->recv_size);
+			sge[n].length = conn->recv_size;
+			sge[n].lkey = conn->recv_mr->lkey;
+			memset(&wr[n], 0, sizeof(wr[n]));
+			wr[n].wr_id = ((uint64_t)slot << 3) | SD_WR_RECV;
+			wr[n].sg_list = &sge[n];
+			wr[n].num_sge = 1;
+			wr[n].next = NULL;
+			if (n > 0) {
+				wr[n - 1].next = &wr[n];
+			}
+			n += 1;
+		}
+		ret = sd_post_recv(conn, wr);
 		if (ret != 0) {
-			sd_log(conn, "ibv_post_recv failed: %s", strerror(ret));
+			sd_post_failed(conn, "ibv_post_recv", ret);
 			return posted > 0 ? (int)posted : -1;
 		}
-		conn->recv_free_count -= 1;
-		posted += 1;
+		conn->recv_free_count -= n;
+		posted += n;
 	}
 	return (int)posted;
 }
@@ -130,7 +197,6 @@ static int cb_send(void *priv, const struct smbdirect_send_desc *desc)
 	uint8_t *slot;
 	struct ibv_sge sge;
 	struct ibv_send_wr wr;
-	struct ibv_send_wr *bad = NULL;
 	int ret;
 
 	if (conn->sq_used >= conn->sq_depth ||
@@ -162,11 +228,9 @@ static int cb_send(void *priv, const struct smbdirect_send_desc *desc)
 		wr.invalidate_rkey = conn->invalidate_next;
 		conn->invalidate_next = 0;
 	}
-	ret = ibv_post_send(conn->qp, &wr, &bad);
+	ret = sd_post_send(conn, &wr);
 	if (ret != 0) {
-		/* rxe/siw ring the doorbell with write(): on EACCES the WR may
-		 * already be queued, so it is never retried. */
-		sd_log(conn, "ibv_post_send failed: %s", strerror(ret));
+		sd_post_failed(conn, "ibv_post_send", ret);
 		return ret;
 	}
 	conn->send_next = (conn->send_next + 1) % conn->send_slots;
@@ -228,7 +292,7 @@ static void cb_terminated(void *priv, enum smbdirect_reason reason,
 	}
 	if (conn->id != NULL && !conn->disconnect_sent) {
 		conn->disconnect_sent = true;
-		rdma_disconnect(conn->id);
+		sd_conn_disconnect(conn);
 	}
 	fail_pending(conn);
 	if (conn->setup_done != NULL) {
@@ -400,6 +464,9 @@ static void poll_cq(struct smbdirect_conn *conn)
 			handle_wc(conn, &wc[i], now);
 		}
 		smbdirect_engine_uncork(conn->engine, now);
+		/* What this batch of completions made us send goes down
+		 * now, as one chain. */
+		send_batch_flush(conn);
 	} while (n == SD_POLL_BATCH);
 	if (n < 0) {
 		sd_conn_fail(conn, SMBDIRECT_REASON_TRANSPORT_ERROR,
@@ -443,52 +510,39 @@ static void cq_readable(struct tevent_context *ev, struct tevent_fd *fde,
 
 /* --- CM events of an established connection ---------------------------- */
 
-static void cm_readable(struct tevent_context *ev, struct tevent_fd *fde,
-			uint16_t flags, void *priv)
+void sd_conn_cm_event(const struct sd_cm_event *event, void *priv)
 {
 	struct smbdirect_conn *conn = priv;
-	struct rdma_cm_event *event = NULL;
-	enum rdma_cm_event_type type;
-	int status;
-
-	(void)ev;
-	(void)fde;
-	(void)flags;
-	if (rdma_get_cm_event(conn->cm_channel, &event) != 0) {
-		if (errno == EACCES) {
-			sd_conn_fail(conn, SMBDIRECT_REASON_LOCAL_ERROR,
-				     "rdma_get_cm_event: EACCES (the thread "
-				     "changed credentials)");
-			TALLOC_FREE(conn->cm_fde);
-		}
-		return;
-	}
-	type = event->event;
-	status = event->status;
-	rdma_ack_cm_event(event);
 
 	sd_conn_hold(conn);
-	switch (type) {
-	case RDMA_CM_EVENT_ESTABLISHED:
-		break;
-	case RDMA_CM_EVENT_DISCONNECTED:
-		conn->disconnect_sent = true;
-		/* Take what already arrived, then end. */
-		poll_cq(conn);
-		sd_conn_fail(conn, SMBDIRECT_REASON_PEER_DISCONNECTED,
-			     "peer disconnected");
-		break;
-	case RDMA_CM_EVENT_DEVICE_REMOVAL:
-		sd_conn_fail(conn, SMBDIRECT_REASON_TRANSPORT_ERROR,
-			     "RDMA device removed");
-		break;
-	case RDMA_CM_EVENT_TIMEWAIT_EXIT:
-		break;
-	default:
-		sd_conn_fail(conn, SMBDIRECT_REASON_TRANSPORT_ERROR,
-			     "CM event %s (status %d)", rdma_event_str(type),
-			     status);
-		break;
+	if (event->post_failed) {
+		sd_post_failed(conn, "posting (RDMA thread)", event->error);
+	} else if (event->error != 0) {
+		sd_rdma_call_failed(conn, "rdma_get_cm_event", event->error);
+	} else {
+		switch (event->type) {
+		case RDMA_CM_EVENT_ESTABLISHED:
+			break;
+		case RDMA_CM_EVENT_DISCONNECTED:
+			conn->disconnect_sent = true;
+			/* Take what already arrived, then end. */
+			poll_cq(conn);
+			sd_conn_fail(conn, SMBDIRECT_REASON_PEER_DISCONNECTED,
+				     "peer disconnected");
+			break;
+		case RDMA_CM_EVENT_DEVICE_REMOVAL:
+			sd_conn_fail(conn, SMBDIRECT_REASON_TRANSPORT_ERROR,
+				     "RDMA device removed");
+			break;
+		case RDMA_CM_EVENT_TIMEWAIT_EXIT:
+			break;
+		default:
+			sd_conn_fail(conn, SMBDIRECT_REASON_TRANSPORT_ERROR,
+				     "CM event %s (status %d)",
+				     rdma_event_str(event->type),
+				     event->status);
+			break;
+		}
 	}
 	sd_conn_release(conn);
 }
@@ -502,15 +556,65 @@ int sd_conn_watch(struct smbdirect_conn *conn)
 			return ENOMEM;
 		}
 	}
-	if (conn->cm_fde == NULL && conn->cm_channel != NULL) {
-		conn->cm_fde = tevent_add_fd(conn->ev, conn,
-					     conn->cm_channel->fd,
-					     TEVENT_FD_READ, cm_readable, conn);
-		if (conn->cm_fde == NULL) {
-			return ENOMEM;
-		}
+	if (conn->watch != NULL) {
+		sd_watch_set_handler(conn->watch, sd_conn_cm_event, conn);
 	}
 	return 0;
+}
+
+/* A post failed (or, in thread mode, will never happen): rxe and siw ring
+ * the doorbell with write(), so after EACCES the work request may already
+ * be queued and goes out at the next good doorbell; it is never retried,
+ * and the connection ends. */
+void sd_post_failed(struct smbdirect_conn *conn, const char *what, int error)
+{
+	if (error == EACCES) {
+		sd_rdma_call_failed(conn, what, error);
+		return;
+	}
+	sd_log(conn, "%s failed: %s", what, strerror(error));
+	sd_conn_fail(conn, SMBDIRECT_REASON_LOCAL_ERROR, "%s failed: %s", what,
+		     strerror(error));
+}
+
+/* An RDMA call failed; EACCES means this thread's credentials are no
+ * longer those that opened the RDMA fds (the kernel logs that only once
+ * per boot, so we say it every time). */
+void sd_rdma_call_failed(struct smbdirect_conn *conn, const char *what,
+			 int error)
+{
+	if (error != EACCES) {
+		sd_conn_fail(conn, SMBDIRECT_REASON_TRANSPORT_ERROR,
+			     "%s failed: %s", what, strerror(error));
+		return;
+	}
+	sd_log(conn, "%s: EACCES: this thread's credentials changed after the "
+		     "RDMA device was opened (thread mode %s; a process that "
+		     "switches identity needs the rdma-thread mode); the "
+		     "connection ends, nothing is retried",
+	       what, smbdirect_thread_mode_string(smbdirect_get_thread_mode()));
+	if (!conn->ended) {
+		/* The peer may never hear of it (rdma_disconnect fails the
+		 * same way): at least stop the QP here. */
+		struct ibv_qp_attr attr = { .qp_state = IBV_QPS_ERR };
+
+		conn->disconnect_sent = true;
+		ibv_modify_qp(conn->qp, &attr, IBV_QP_STATE);
+	}
+	sd_conn_fail(conn, SMBDIRECT_REASON_CREDENTIALS_CHANGED,
+		     "%s: EACCES (credentials changed)", what);
+}
+
+/* rdma_disconnect, where the thread mode says. */
+void sd_conn_disconnect(struct smbdirect_conn *conn)
+{
+	int ret = sd_disconnect_id(conn->id);
+
+	if (ret == EACCES) {
+		sd_log(conn, "rdma_disconnect: EACCES: this thread's "
+			     "credentials changed after the RDMA device was "
+			     "opened; the peer is not told");
+	}
 }
 
 void sd_conn_fail(struct smbdirect_conn *conn, enum smbdirect_reason reason,
@@ -527,6 +631,8 @@ void sd_conn_fail(struct smbdirect_conn *conn, enum smbdirect_reason reason,
 
 /* --- set-up and teardown ---------------------------------------------- */
 
+static int release_rdma(void *arg);
+
 static int conn_destructor(struct smbdirect_conn *conn)
 {
 	if (conn->busy > 0) {
@@ -535,10 +641,21 @@ static int conn_destructor(struct smbdirect_conn *conn)
 		conn->free_pending = true;
 		return -1;
 	}
-	/* Reverse order of creation; every step tolerates a partial set-up. */
 	TALLOC_FREE(conn->timer);
 	TALLOC_FREE(conn->cq_fde);
-	TALLOC_FREE(conn->cm_fde);
+	/* Synchronous with the RDMA thread: no event or failed post of ours
+	 * is delivered after this, and every post we queued went down. */
+	TALLOC_FREE(conn->watch);
+	sd_call(release_rdma, conn);
+	return 0;
+}
+
+/* Runs where sd_call() runs it: reverse order of creation; every step
+ * tolerates a partial set-up. */
+static int release_rdma(void *arg)
+{
+	struct smbdirect_conn *conn = arg;
+
 	if (conn->id != NULL && conn->connected && !conn->disconnect_sent) {
 		rdma_disconnect(conn->id);
 	}
@@ -578,6 +695,8 @@ static int conn_destructor(struct smbdirect_conn *conn)
 	return 0;
 }
 
+static int register_pools(void *arg);
+
 static int create_pools(struct smbdirect_conn *conn)
 {
 	size_t recv_bytes;
@@ -597,11 +716,6 @@ static int create_pools(struct smbdirect_conn *conn)
 		conn->recv_free[i] = conn->recv_count - 1 - i;
 	}
 	conn->recv_free_count = conn->recv_count;
-	conn->recv_mr = ibv_reg_mr(conn->pd, conn->recv_mem, recv_bytes,
-				   IBV_ACCESS_LOCAL_WRITE);
-	if (conn->recv_mr == NULL) {
-		return errno != 0 ? errno : ENOMEM;
-	}
 
 	/* A send slot holds the largest message we may send: the
 	 * negotiate response (32) or max_send_size. */
@@ -615,7 +729,23 @@ static int create_pools(struct smbdirect_conn *conn)
 	if (conn->send_mem == NULL) {
 		return ENOMEM;
 	}
-	conn->send_mr = ibv_reg_mr(conn->pd, conn->send_mem, send_bytes,
+	return sd_call(register_pools, conn);
+}
+
+/* Runs where sd_call() runs it. */
+static int register_pools(void *arg)
+{
+	struct smbdirect_conn *conn = arg;
+
+	conn->recv_mr = ibv_reg_mr(conn->pd, conn->recv_mem,
+				   (size_t)conn->recv_count * conn->recv_size,
+				   IBV_ACCESS_LOCAL_WRITE);
+	if (conn->recv_mr == NULL) {
+		return errno != 0 ? errno : ENOMEM;
+	}
+	conn->send_mr = ibv_reg_mr(conn->pd, conn->send_mem,
+				   (size_t)conn->send_slots *
+					   conn->send_slot_size,
 				   IBV_ACCESS_LOCAL_WRITE);
 	if (conn->send_mr == NULL) {
 		return errno != 0 ? errno : ENOMEM;
@@ -623,8 +753,11 @@ static int create_pools(struct smbdirect_conn *conn)
 	return 0;
 }
 
-static int create_verbs(struct smbdirect_conn *conn)
+/* Runs where sd_call() runs it (the RDMA thread opens the device in thread
+ * mode, so that its fds carry the thread's credentials). */
+static int create_verbs(void *arg)
 {
+	struct smbdirect_conn *conn = arg;
 	struct ibv_device_attr attr;
 	struct ibv_qp_init_attr qp_attr;
 	struct ibv_qp_attr mod;
@@ -720,6 +853,8 @@ static int create_verbs(struct smbdirect_conn *conn)
 		return errno != 0 ? errno : ENOMEM;
 	}
 	conn->max_inline = qp_attr.cap.max_inline_data;
+	sd_post_rule(conn->verbs, &conn->post_send_via_thread,
+		     &conn->post_recv_via_thread);
 
 	/* INIT now, so receives can be posted before the connection is
 	 * accepted or established. */
@@ -739,8 +874,17 @@ static int create_verbs(struct smbdirect_conn *conn)
 	return ret;
 }
 
+static int qp_ready(void *arg);
+
 int sd_conn_qp_ready(struct smbdirect_conn *conn)
 {
+	return sd_call(qp_ready, conn);
+}
+
+/* Runs where sd_call() runs it: rdma_init_qp_attr is an rdma_cm call. */
+static int qp_ready(void *arg)
+{
+	struct smbdirect_conn *conn = arg;
 	struct ibv_qp_attr mod;
 	int mask = 0;
 	int ret;
@@ -775,7 +919,8 @@ struct smbdirect_conn *sd_conn_new(TALLOC_CTX *mem_ctx,
 				   enum smbdirect_role role,
 				   const struct smbdirect_settings *settings,
 				   struct rdma_event_channel *channel,
-				   struct rdma_cm_id *id, int *error)
+				   struct rdma_cm_id *id, struct sd_watch *watch,
+				   int *error)
 {
 	struct smbdirect_conn *conn = talloc_zero(mem_ctx, struct smbdirect_conn);
 	int ret;
@@ -801,7 +946,7 @@ struct smbdirect_conn *sd_conn_new(TALLOC_CTX *mem_ctx,
 		goto fail;
 	}
 	conn->recv_count = (uint32_t)settings->receive_credit_max + 1;
-	ret = create_verbs(conn);
+	ret = sd_call(create_verbs, conn);
 	if (ret != 0) {
 		sd_log(conn, "creating verbs resources failed: %s",
 		       strerror(ret));
@@ -815,9 +960,28 @@ struct smbdirect_conn *sd_conn_new(TALLOC_CTX *mem_ctx,
 	conn->recv_queue_capacity = conn->recv_count;
 	conn->recv_queue = talloc_zero_array(conn, struct sd_queued_msg,
 					     conn->recv_queue_capacity);
-	if (conn->recv_queue == NULL) {
+	/* Never more send work requests pending than the send queue holds. */
+	conn->send_batch_capacity = conn->sq_depth;
+	conn->send_batch = talloc_zero_array(conn, struct ibv_send_wr,
+					     conn->send_batch_capacity);
+	conn->send_batch_sge = talloc_zero_array(conn, struct ibv_sge,
+						 conn->send_batch_capacity);
+	if (conn->recv_queue == NULL || conn->send_batch == NULL ||
+	    conn->send_batch_sge == NULL) {
 		ret = ENOMEM;
 		goto fail;
+	}
+	if (watch != NULL) {
+		/* The caller's watch (its handler stays until
+		 * sd_conn_watch()) moves to the connection. */
+		conn->watch = talloc_steal(conn, watch);
+	} else {
+		conn->watch = sd_watch_new(conn, ev, channel, sd_conn_cm_event,
+					   conn);
+		if (conn->watch == NULL) {
+			ret = ENOMEM;
+			goto fail;
+		}
 	}
 	*error = 0;
 	return conn;
@@ -981,15 +1145,17 @@ static struct tevent_req *send_common(void *mem_ctx, struct tevent_context *ev,
 		 * the next one submitted. */
 		conn->invalidate_next = invalidate_rkey;
 	}
+	sd_conn_hold(conn);
 	ret = smbdirect_engine_submit(conn->engine, sd_now(), &s->msg);
 	if (ret != 0) {
 		LIST_REMOVE(&conn->send_reqs, s, struct sd_send_req);
 		s->queued = false;
 		tevent_req_error(req, ret);
+		sd_conn_release(conn);
 		return tevent_req_post(req, ev);
 	}
-	if (!tevent_req_is_in_progress(req)) {
-		/* The connection ended inside submit. */
+	if (!sd_conn_release(conn) || !tevent_req_is_in_progress(req)) {
+		/* The connection ended (or was freed) inside submit. */
 		return tevent_req_post(req, ev);
 	}
 	sd_conn_update_timer(conn);

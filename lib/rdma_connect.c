@@ -10,10 +10,22 @@
  * negotiate response -> done.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include "rdma_private.h"
+
+static size_t sockaddr_length(const struct sockaddr *sa)
+{
+	switch (sa->sa_family) {
+	case AF_INET:
+		return sizeof(struct sockaddr_in);
+	case AF_INET6:
+		return sizeof(struct sockaddr_in6);
+	default:
+		return 0;
+	}
+}
 
 struct connect_state {
 	struct tevent_context *ev;
@@ -21,8 +33,11 @@ struct connect_state {
 	uint32_t timeout_ms;
 	struct rdma_event_channel *channel;
 	struct rdma_cm_id *id;
-	struct tevent_fd *fde;
+	struct sd_watch *watch;        /* until the connection takes it */
 	struct smbdirect_conn *conn;
+	struct sockaddr_storage src;
+	struct sockaddr_storage dst;
+	bool have_src;
 	enum smbdirect_reason reason;
 	char peer[80];
 };
@@ -35,25 +50,69 @@ static void connect_fail(struct tevent_req *req, int error,
 	sd_log(NULL, "connect to %s failed: %s: %s", state->peer, what,
 	       strerror(error));
 	state->reason = reason;
-	TALLOC_FREE(state->fde);
+	TALLOC_FREE(state->watch);
 	tevent_req_error(req, error);
 }
 
 static int connect_state_destructor(struct connect_state *state)
 {
-	TALLOC_FREE(state->fde);
+	TALLOC_FREE(state->watch);
 	if (state->conn != NULL) {
 		/* Not handed out: the connection owns id and channel. */
 		TALLOC_FREE(state->conn);
 		return 0;
 	}
-	if (state->id != NULL) {
-		rdma_destroy_id(state->id);
-	}
-	if (state->channel != NULL) {
-		rdma_destroy_event_channel(state->channel);
-	}
+	sd_id_free(state->id);
+	sd_channel_free(state->channel);
 	return 0;
+}
+
+/* The rdma_cm calls of the active side, where sd_call() runs them. */
+static int create_id_fn(void *arg)
+{
+	struct connect_state *state = arg;
+
+	return rdma_create_id(state->channel, &state->id, NULL, RDMA_PS_TCP);
+}
+
+static int resolve_addr_fn(void *arg)
+{
+	struct connect_state *state = arg;
+
+	return rdma_resolve_addr(
+		state->id, state->have_src ? (struct sockaddr *)&state->src : NULL,
+		(struct sockaddr *)&state->dst, (int)state->timeout_ms);
+}
+
+static int resolve_route_fn(void *arg)
+{
+	struct connect_state *state = arg;
+
+	return rdma_resolve_route(state->id, (int)state->timeout_ms);
+}
+
+static int connect_fn(void *arg)
+{
+	struct connect_state *state = arg;
+	struct rdma_conn_param param;
+
+	memset(&param, 0, sizeof(param));
+	param.qp_num = state->conn->qp->qp_num;
+	param.responder_resources = state->conn->responder_resources;
+	param.initiator_depth = state->conn->initiator_depth;
+	/* As the Linux peers: retry 6, RNR retry 0, so a send that finds no
+	 * posted receive fails at once (credit errors show). */
+	param.retry_count = 6;
+	param.rnr_retry_count = 0;
+	param.flow_control = 1;
+	return rdma_connect(state->id, &param);
+}
+
+static int establish_fn(void *arg)
+{
+	struct connect_state *state = arg;
+
+	return rdma_establish(state->id);
 }
 
 static void connect_setup_done(struct smbdirect_conn *conn, void *arg)
@@ -83,13 +142,12 @@ static void connect_established(struct tevent_req *req)
 			     "moving the QP to RTS");
 		return;
 	}
-	if (rdma_establish(state->id) != 0) {
+	if (sd_call(establish_fn, state) != 0) {
 		connect_fail(req, errno, SMBDIRECT_REASON_TRANSPORT_ERROR,
 			     "rdma_establish");
 		return;
 	}
-	/* From here the connection handles its CM channel itself. */
-	TALLOC_FREE(state->fde);
+	/* From here the connection handles its CM events itself. */
 	ret = sd_conn_watch(conn);
 	if (ret != 0) {
 		connect_fail(req, ret, SMBDIRECT_REASON_NO_MEMORY, "watching");
@@ -102,34 +160,29 @@ static void connect_established(struct tevent_req *req)
 	sd_conn_update_timer(conn);
 }
 
-static void connect_cm_event(struct tevent_context *ev, struct tevent_fd *fde,
-			     uint16_t flags, void *priv)
+static void connect_cm_event(const struct sd_cm_event *event, void *priv)
 {
 	struct tevent_req *req = priv;
 	struct connect_state *state = tevent_req_data(req, struct connect_state);
-	struct rdma_cm_event *event = NULL;
-	struct rdma_conn_param param;
-	enum rdma_cm_event_type type;
-	int status;
+	enum rdma_cm_event_type type = event->type;
+	int status = event->status;
 	int ret;
 
-	(void)ev;
-	(void)fde;
-	(void)flags;
-	if (rdma_get_cm_event(state->channel, &event) != 0) {
-		if (errno != EAGAIN) {
-			connect_fail(req, errno, SMBDIRECT_REASON_LOCAL_ERROR,
-				     "rdma_get_cm_event");
-		}
+	if (!tevent_req_is_in_progress(req)) {
+		/* Failed already; the caller has yet to free it. */
 		return;
 	}
-	type = event->event;
-	status = event->status;
-	rdma_ack_cm_event(event);
-
+	if (event->error != 0) {
+		connect_fail(req, event->error,
+			     event->error == EACCES
+				     ? SMBDIRECT_REASON_CREDENTIALS_CHANGED
+				     : SMBDIRECT_REASON_LOCAL_ERROR,
+			     event->post_failed ? "posting" : "rdma_get_cm_event");
+		return;
+	}
 	switch (type) {
 	case RDMA_CM_EVENT_ADDR_RESOLVED:
-		if (rdma_resolve_route(state->id, (int)state->timeout_ms) != 0) {
+		if (sd_call(resolve_route_fn, state) != 0) {
 			connect_fail(req, errno,
 				     SMBDIRECT_REASON_TRANSPORT_ERROR,
 				     "rdma_resolve_route");
@@ -139,23 +192,16 @@ static void connect_cm_event(struct tevent_context *ev, struct tevent_fd *fde,
 		state->conn = sd_conn_new(state, state->ev,
 					  SMBDIRECT_ROLE_INITIATOR,
 					  &state->settings, state->channel,
-					  state->id, &ret);
+					  state->id, state->watch, &ret);
 		if (state->conn == NULL) {
 			connect_fail(req, ret, SMBDIRECT_REASON_LOCAL_ERROR,
 				     "creating the connection");
 			return;
 		}
+		/* The connection owns the watch now (it is freed with it). */
+		state->watch = NULL;
 		state->conn->own_cm_channel = true;
-		memset(&param, 0, sizeof(param));
-		param.qp_num = state->conn->qp->qp_num;
-		param.responder_resources = state->conn->responder_resources;
-		param.initiator_depth = state->conn->initiator_depth;
-		/* As the Linux peers: retry 6, RNR retry 0, so a send that
-		 * finds no posted receive fails at once (credit errors show). */
-		param.retry_count = 6;
-		param.rnr_retry_count = 0;
-		param.flow_control = 1;
-		if (rdma_connect(state->id, &param) != 0) {
+		if (sd_call(connect_fn, state) != 0) {
 			connect_fail(req, errno,
 				     SMBDIRECT_REASON_TRANSPORT_ERROR,
 				     "rdma_connect");
@@ -198,6 +244,7 @@ struct tevent_req *smbdirect_connect_send(
 	struct tevent_req *req;
 	struct connect_state *state;
 	const char *why = NULL;
+	int ret;
 
 	req = tevent_req_create(mem_ctx, &state, struct connect_state);
 	if (req == NULL) {
@@ -212,33 +259,35 @@ struct tevent_req *smbdirect_connect_send(
 	}
 	sd_format_addr(dst, state->peer, sizeof(state->peer));
 	talloc_set_destructor(state, connect_state_destructor);
-	if (dst == NULL ||
+	if (dst == NULL || sockaddr_length(dst) == 0 ||
+	    (src != NULL && sockaddr_length(src) == 0) ||
 	    !smbdirect_settings_validate(&state->settings, &why)) {
 		state->reason = SMBDIRECT_REASON_INVALID_ARGUMENT;
 		tevent_req_error(req, EINVAL);
 		return tevent_req_post(req, ev);
 	}
-	state->channel = rdma_create_event_channel();
+	if (src != NULL) {
+		memcpy(&state->src, src, sockaddr_length(src));
+		state->have_src = true;
+	}
+	memcpy(&state->dst, dst, sockaddr_length(dst));
+	state->channel = sd_channel_new(&ret);
 	if (state->channel == NULL) {
-		connect_fail(req, errno, SMBDIRECT_REASON_LOCAL_ERROR,
+		connect_fail(req, ret, SMBDIRECT_REASON_LOCAL_ERROR,
 			     "rdma_create_event_channel");
 		return tevent_req_post(req, ev);
 	}
-	if (fcntl(state->channel->fd, F_SETFL,
-		  fcntl(state->channel->fd, F_GETFL) | O_NONBLOCK) != 0 ||
-	    rdma_create_id(state->channel, &state->id, NULL, RDMA_PS_TCP) != 0) {
+	if (sd_call(create_id_fn, state) != 0) {
 		connect_fail(req, errno, SMBDIRECT_REASON_LOCAL_ERROR,
 			     "rdma_create_id");
 		return tevent_req_post(req, ev);
 	}
-	state->fde = tevent_add_fd(ev, state, state->channel->fd,
-				   TEVENT_FD_READ, connect_cm_event, req);
-	if (tevent_req_nomem(state->fde, req)) {
+	state->watch = sd_watch_new(state, ev, state->channel,
+				    connect_cm_event, req);
+	if (tevent_req_nomem(state->watch, req)) {
 		return tevent_req_post(req, ev);
 	}
-	if (rdma_resolve_addr(state->id, (struct sockaddr *)src,
-			      (struct sockaddr *)dst,
-			      (int)state->timeout_ms) != 0) {
+	if (sd_call(resolve_addr_fn, state) != 0) {
 		connect_fail(req, errno, SMBDIRECT_REASON_TRANSPORT_ERROR,
 			     "rdma_resolve_addr");
 		return tevent_req_post(req, ev);

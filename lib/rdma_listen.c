@@ -23,7 +23,8 @@ struct smbdirect_listener {
 	struct tevent_context *ev;
 	struct rdma_event_channel *channel;
 	struct rdma_cm_id *id;
-	struct tevent_fd *fde;
+	struct sd_watch *watch;
+	int backlog;
 	smbdirect_request_fn on_request;
 	void *private_data;
 	struct sockaddr_storage address;
@@ -38,67 +39,74 @@ struct smbdirect_conn_request {
 	char peer[80];
 };
 
+/* Runs where sd_call() runs it. */
+static int reject_fn(void *arg)
+{
+	struct rdma_cm_id *id = arg;
+
+	rdma_reject(id, NULL, 0);
+	return rdma_destroy_id(id);
+}
+
 static int request_destructor(struct smbdirect_conn_request *r)
 {
 	if (r->id != NULL) {
 		/* Not accepted: refuse it and release the id. */
-		rdma_reject(r->id, NULL, 0);
-		rdma_destroy_id(r->id);
+		sd_call(reject_fn, r->id);
 	}
-	if (r->channel != NULL) {
-		rdma_destroy_event_channel(r->channel);
-	}
+	sd_channel_free(r->channel);
 	return 0;
 }
 
-static void listener_event(struct tevent_context *ev, struct tevent_fd *fde,
-			   uint16_t flags, void *priv)
+static void listener_event(const struct sd_cm_event *event, void *priv)
 {
 	struct smbdirect_listener *l = priv;
-	struct rdma_cm_event *event = NULL;
 	struct smbdirect_conn_request *r;
 
-	(void)ev;
-	(void)fde;
-	(void)flags;
-	if (rdma_get_cm_event(l->channel, &event) != 0) {
-		if (errno == EACCES) {
-			sd_log(NULL, "listener: rdma_get_cm_event: EACCES "
-				     "(credentials changed); not listening");
-			TALLOC_FREE(l->fde);
-		}
+	if (event->error != 0) {
+		sd_log(NULL, "listener: rdma_get_cm_event: %s%s; not listening",
+		       strerror(event->error),
+		       event->error == EACCES
+			       ? " (this thread's credentials changed after "
+				 "the listener was opened)"
+			       : "");
 		return;
 	}
-	if (event->event != RDMA_CM_EVENT_CONNECT_REQUEST) {
-		sd_log(NULL, "listener: ignoring %s",
-		       rdma_event_str(event->event));
-		rdma_ack_cm_event(event);
+	if (event->type != RDMA_CM_EVENT_CONNECT_REQUEST) {
+		sd_log(NULL, "listener: ignoring %s", rdma_event_str(event->type));
 		return;
 	}
 	r = talloc_zero(l, struct smbdirect_conn_request);
 	if (r == NULL) {
-		rdma_reject(event->id, NULL, 0);
-		rdma_ack_cm_event(event);
+		sd_call(reject_fn, event->id);
 		return;
 	}
 	r->listener = l;
 	r->id = event->id;
-	r->responder_resources = event->param.conn.responder_resources;
-	r->initiator_depth = event->param.conn.initiator_depth;
+	r->responder_resources = event->responder_resources;
+	r->initiator_depth = event->initiator_depth;
 	sd_format_addr(rdma_get_peer_addr(event->id), r->peer, sizeof(r->peer));
 	talloc_set_destructor(r, request_destructor);
-	rdma_ack_cm_event(event);
 	l->on_request(l, r, l->private_data);
 }
 
 static int listener_destructor(struct smbdirect_listener *l)
 {
-	TALLOC_FREE(l->fde);
-	if (l->id != NULL) {
-		rdma_destroy_id(l->id);
-	}
-	if (l->channel != NULL) {
-		rdma_destroy_event_channel(l->channel);
+	TALLOC_FREE(l->watch);
+	sd_id_free(l->id);
+	sd_channel_free(l->channel);
+	return 0;
+}
+
+/* Runs where sd_call() runs it. */
+static int listen_fn(void *arg)
+{
+	struct smbdirect_listener *l = arg;
+
+	if (rdma_create_id(l->channel, &l->id, l, RDMA_PS_TCP) != 0 ||
+	    rdma_bind_addr(l->id, (struct sockaddr *)&l->address) != 0 ||
+	    rdma_listen(l->id, l->backlog) != 0) {
+		return errno != 0 ? errno : EIO;
 	}
 	return 0;
 }
@@ -124,27 +132,20 @@ int smbdirect_listen(void *mem_ctx, struct tevent_context *ev,
 	l->ev = ev;
 	l->on_request = on_request;
 	l->private_data = private_data;
+	l->backlog = backlog;
+	memcpy(&l->address, addr, len);
 	talloc_set_destructor(l, listener_destructor);
-	l->channel = rdma_create_event_channel();
+	l->channel = sd_channel_new(&ret);
 	if (l->channel == NULL) {
-		ret = errno;
 		goto fail;
 	}
-	if (fcntl(l->channel->fd, F_SETFL,
-		  fcntl(l->channel->fd, F_GETFL) | O_NONBLOCK) != 0 ||
-	    rdma_create_id(l->channel, &l->id, l, RDMA_PS_TCP) != 0) {
-		ret = errno;
-		goto fail;
-	}
-	if (rdma_bind_addr(l->id, (struct sockaddr *)addr) != 0 ||
-	    rdma_listen(l->id, backlog) != 0) {
-		ret = errno;
+	ret = sd_call(listen_fn, l);
+	if (ret != 0) {
 		goto fail;
 	}
 	memcpy(&l->address, rdma_get_local_addr(l->id), len);
-	l->fde = tevent_add_fd(ev, l, l->channel->fd, TEVENT_FD_READ,
-			       listener_event, l);
-	if (l->fde == NULL) {
+	l->watch = sd_watch_new(l, ev, l->channel, listener_event, l);
+	if (l->watch == NULL) {
 		ret = ENOMEM;
 		goto fail;
 	}
@@ -167,27 +168,39 @@ smbdirect_conn_request_peer(const struct smbdirect_conn_request *request)
 	return request->peer;
 }
 
+struct migrate_args {
+	struct rdma_cm_id *id;
+	struct rdma_event_channel *channel;
+};
+
+/* Runs where sd_call() runs it. */
+static int migrate_fn(void *arg)
+{
+	struct migrate_args *m = arg;
+
+	return rdma_migrate_id(m->id, m->channel) != 0 ? (errno != 0 ? errno : EIO)
+						      : 0;
+}
+
 /* Give the id an event channel of its own. */
 static int request_migrate(struct smbdirect_conn_request *r)
 {
-	struct rdma_event_channel *channel;
+	struct migrate_args m = { .id = r->id };
+	int ret;
 
 	if (r->channel != NULL) {
 		return 0;
 	}
-	channel = rdma_create_event_channel();
-	if (channel == NULL) {
-		return errno;
-	}
-	if (fcntl(channel->fd, F_SETFL,
-		  fcntl(channel->fd, F_GETFL) | O_NONBLOCK) != 0 ||
-	    rdma_migrate_id(r->id, channel) != 0) {
-		int ret = errno;
-
-		rdma_destroy_event_channel(channel);
+	m.channel = sd_channel_new(&ret);
+	if (m.channel == NULL) {
 		return ret;
 	}
-	r->channel = channel;
+	ret = sd_call(migrate_fn, &m);
+	if (ret != 0) {
+		sd_channel_free(m.channel);
+		return ret;
+	}
+	r->channel = m.channel;
 	r->listener = NULL;
 	return 0;
 }
@@ -207,10 +220,14 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 		talloc_free(request);
 		return -1;
 	}
+	/* In thread mode the parent's RDMA thread is parked across fork(),
+	 * holding no lock the child could inherit. */
+	sd_rt_fork_prepare();
 	pid = fork();
 	if (pid < 0) {
 		int err = errno;
 
+		sd_rt_fork_parent();
 		close(fds[0]);
 		close(fds[1]);
 		talloc_free(request);
@@ -218,7 +235,8 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 		return -1;
 	}
 	if (pid == 0) {
-		/* Child: migrate first, then tell the parent. */
+		/* Child: an RDMA thread of its own (thread mode) before
+		 * anything else, then migrate, then tell the parent. */
 		int ret;
 		struct rdma_context_fds {
 			int cmd_fd;
@@ -227,7 +245,14 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 		int null_fd;
 
 		close(fds[0]);
-		ret = request_migrate(request);
+		ret = sd_rt_fork_child();
+		if (ret != 0) {
+			sd_log(NULL, "child for %s: starting its RDMA thread "
+				     "failed: %s",
+			       request->peer, strerror(ret));
+		} else {
+			ret = request_migrate(request);
+		}
 		answer = ret == 0 ? 'M' : 'F';
 		if (write(fds[1], &answer, 1) != 1) {
 			ret = EPIPE;
@@ -238,7 +263,10 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 		}
 		/* The listener's channel stays the parent's; if it stayed
 		 * open here, a dead parent's port would stay bound. */
-		TALLOC_FREE(listener->fde);
+		if (listener->watch != NULL) {
+			sd_watch_forget(listener->watch);
+			listener->watch = NULL;
+		}
 		close(listener->channel->fd);
 		/* librdmacm's cached device context is the parent's: make
 		 * its fds harmless so nothing here can reach the parent's
@@ -262,6 +290,7 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 	}
 
 	/* Parent: wait (bounded) for the child's word. */
+	sd_rt_fork_parent();
 	close(fds[1]);
 	pfd.fd = fds[0];
 	pfd.events = POLLIN;
@@ -322,6 +351,22 @@ static void accept_error(struct tevent_req *req, int error,
 	tevent_req_error(req, error);
 }
 
+/* Runs where sd_call() runs it. */
+static int accept_fn(void *arg)
+{
+	struct smbdirect_conn *conn = arg;
+	struct rdma_conn_param param;
+
+	memset(&param, 0, sizeof(param));
+	param.qp_num = conn->qp->qp_num;
+	param.responder_resources = conn->responder_resources;
+	param.initiator_depth = conn->initiator_depth;
+	param.retry_count = 6;
+	param.rnr_retry_count = 0;
+	param.flow_control = 1;
+	return rdma_accept(conn->id, &param);
+}
+
 struct tevent_req *smbdirect_accept_send(void *mem_ctx,
 					 struct tevent_context *ev,
 					 struct smbdirect_conn_request *request,
@@ -329,7 +374,6 @@ struct tevent_req *smbdirect_accept_send(void *mem_ctx,
 {
 	struct tevent_req *req;
 	struct accept_state *state;
-	struct rdma_conn_param param;
 	struct smbdirect_conn *conn;
 	int ret;
 
@@ -357,7 +401,7 @@ struct tevent_req *smbdirect_accept_send(void *mem_ctx,
 	}
 	conn = sd_conn_new(state, ev, SMBDIRECT_ROLE_RESPONDER,
 			   &state->settings, request->channel, request->id,
-			   &ret);
+			   NULL, &ret);
 	if (conn == NULL) {
 		accept_error(req, ret, SMBDIRECT_REASON_LOCAL_ERROR,
 			     "creating the connection");
@@ -391,14 +435,7 @@ struct tevent_req *smbdirect_accept_send(void *mem_ctx,
 			     "moving the QP to RTS");
 		return tevent_req_post(req, ev);
 	}
-	memset(&param, 0, sizeof(param));
-	param.qp_num = conn->qp->qp_num;
-	param.responder_resources = conn->responder_resources;
-	param.initiator_depth = conn->initiator_depth;
-	param.retry_count = 6;
-	param.rnr_retry_count = 0;
-	param.flow_control = 1;
-	if (rdma_accept(conn->id, &param) != 0) {
+	if (sd_call(accept_fn, conn) != 0) {
 		accept_error(req, errno, SMBDIRECT_REASON_TRANSPORT_ERROR,
 			     "rdma_accept");
 		return tevent_req_post(req, ev);

@@ -22,10 +22,61 @@ struct smbdirect_buffer {
 	struct ibv_mr *mr;
 };
 
+/* Verbs calls of this file, where sd_call() runs them. */
+struct mem_call {
+	struct ibv_pd *pd;
+	void *addr;
+	size_t length;
+	int access;
+	struct ibv_mr *mr;
+	struct ibv_mw *mw;
+};
+
+static int reg_mr_fn(void *arg)
+{
+	struct mem_call *c = arg;
+
+	c->mr = ibv_reg_mr(c->pd, c->addr, c->length, c->access);
+	return c->mr == NULL ? (errno != 0 ? errno : ENOMEM) : 0;
+}
+
+static int dereg_mr_fn(void *arg)
+{
+	return ibv_dereg_mr(arg);
+}
+
+static int alloc_mw_fn(void *arg)
+{
+	struct mem_call *c = arg;
+
+	c->mw = ibv_alloc_mw(c->pd, IBV_MW_TYPE_2);
+	return c->mw == NULL ? (errno != 0 ? errno : ENOMEM) : 0;
+}
+
+static int dealloc_mw_fn(void *arg)
+{
+	return ibv_dealloc_mw(arg);
+}
+
+static struct ibv_mr *reg_mr(struct ibv_pd *pd, void *addr, size_t length,
+			     int access)
+{
+	struct mem_call c = {
+		.pd = pd, .addr = addr, .length = length, .access = access
+	};
+	int ret = sd_call(reg_mr_fn, &c);
+
+	if (ret != 0) {
+		errno = ret;
+		return NULL;
+	}
+	return c.mr;
+}
+
 static int buffer_destructor(struct smbdirect_buffer *b)
 {
 	if (b->mr != NULL) {
-		ibv_dereg_mr(b->mr);
+		sd_call(dereg_mr_fn, b->mr);
 	}
 	free(b->data);
 	return 0;
@@ -59,9 +110,9 @@ struct smbdirect_buffer *smbdirect_buffer_new(void *mem_ctx,
 	/* No remote access: the peer reaches it only through exposures, each
 	 * with an rkey of its own (a memory window bound to this MR, or an
 	 * MR of its own). */
-	b->mr = ibv_reg_mr(conn->pd, b->data, size,
-			   IBV_ACCESS_LOCAL_WRITE |
-				   (conn->use_mw ? IBV_ACCESS_MW_BIND : 0));
+	b->mr = reg_mr(conn->pd, b->data, size,
+		       IBV_ACCESS_LOCAL_WRITE |
+			       (conn->use_mw ? IBV_ACCESS_MW_BIND : 0));
 	if (b->mr == NULL) {
 		int err = errno != 0 ? errno : ENOMEM;
 
@@ -109,10 +160,10 @@ static int exposure_destructor(struct smbdirect_exposure *x)
 	 * the memory. Deallocating a window (bound or not) and deregistering
 	 * an MR both revoke the rkey synchronously. */
 	if (x->mw != NULL) {
-		ibv_dealloc_mw(x->mw);
+		sd_call(dealloc_mw_fn, x->mw);
 	}
 	if (x->mr != NULL) {
-		ibv_dereg_mr(x->mr);
+		sd_call(dereg_mr_fn, x->mr);
 	}
 	return 0;
 }
@@ -125,17 +176,18 @@ static int expose_mw(struct smbdirect_exposure *x,
 		     size_t length, int access)
 {
 	struct smbdirect_conn *conn = x->conn;
+	struct mem_call c = { .pd = conn->pd };
 	struct ibv_send_wr wr;
-	struct ibv_send_wr *bad = NULL;
 	int ret;
 
 	if (conn->sq_used >= conn->sq_depth) {
 		return EBUSY;
 	}
-	x->mw = ibv_alloc_mw(conn->pd, IBV_MW_TYPE_2);
-	if (x->mw == NULL) {
-		return errno != 0 ? errno : ENOMEM;
+	ret = sd_call(alloc_mw_fn, &c);
+	if (ret != 0) {
+		return ret;
 	}
+	x->mw = c.mw;
 	x->rkey = ibv_inc_rkey(x->mw->rkey);
 	memset(&wr, 0, sizeof(wr));
 	wr.wr_id = SD_WR_LOCAL;
@@ -147,8 +199,9 @@ static int expose_mw(struct smbdirect_exposure *x,
 	wr.bind_mw.bind_info.addr = (uint64_t)(uintptr_t)(buffer->data + offset);
 	wr.bind_mw.bind_info.length = length;
 	wr.bind_mw.bind_info.mw_access_flags = (unsigned int)access;
-	ret = ibv_post_send(conn->qp, &wr, &bad);
+	ret = sd_post_send(conn, &wr);
 	if (ret != 0) {
+		sd_post_failed(conn, "binding a memory window", ret);
 		return ret;
 	}
 	conn->sq_used += 1;
@@ -185,10 +238,13 @@ struct smbdirect_exposure *smbdirect_expose(
 	/* 3.1.4.3: only the access this I/O needs. */
 	access = remote_write ? IBV_ACCESS_REMOTE_WRITE : IBV_ACCESS_REMOTE_READ;
 	if (conn->use_mw) {
+		/* The bind goes down with whatever the caller sends next
+		 * only if that happens in the same entry point; here it is
+		 * posted before we return. */
 		ret = expose_mw(x, buffer, offset, length, access);
 	} else {
-		x->mr = ibv_reg_mr(conn->pd, buffer->data + offset, length,
-				   IBV_ACCESS_LOCAL_WRITE | access);
+		x->mr = reg_mr(conn->pd, buffer->data + offset, length,
+			       IBV_ACCESS_LOCAL_WRITE | access);
 		ret = x->mr == NULL ? (errno != 0 ? errno : ENOMEM) : 0;
 		if (ret == 0) {
 			x->rkey = x->mr->rkey;
@@ -325,24 +381,52 @@ static void op_finish(struct sd_rdma_op *op)
 	}
 }
 
+/* Work requests of one RDMA operation posted as one chain (one doorbell). */
+#define SD_RDMA_CHAIN 16
+
+/* Post a chain built by op_post(); false if the connection failed. */
+static bool op_post_chain(struct smbdirect_conn *conn, struct sd_rdma_op *op,
+			  struct ibv_send_wr *wr, uint32_t count)
+{
+	int ret;
+
+	if (count == 0) {
+		return true;
+	}
+	ret = sd_post_send(conn, wr);
+	if (ret != 0) {
+		sd_post_failed(conn, op->write ? "posting an RDMA write"
+					       : "posting an RDMA read",
+			       ret);
+		return false;
+	}
+	return true;
+}
+
 /* Post as many work requests of `op` as the queues allow. */
 static bool op_post(struct smbdirect_conn *conn, struct sd_rdma_op *op)
 {
+	struct ibv_sge sge[SD_RDMA_CHAIN];
+	struct ibv_send_wr wr[SD_RDMA_CHAIN];
+	uint32_t n = 0;
+
 	while (op->done_bytes < op->length) {
 		const struct smbdirect_buffer_descriptor *d =
 			&op->remote[op->remote_index];
 		size_t chunk = d->length - op->remote_offset;
-		struct ibv_sge sge;
-		struct ibv_send_wr wr;
-		struct ibv_send_wr *bad = NULL;
-		int ret;
 
 		if (conn->sq_used >= conn->sq_depth) {
-			return false;
+			break;
 		}
 		if (!op->write && conn->rdma_reads_in_flight >=
 					  conn->max_rd_atomic) {
-			return false;
+			break;
+		}
+		if (n == SD_RDMA_CHAIN) {
+			if (!op_post_chain(conn, op, wr, n)) {
+				return false;
+			}
+			n = 0;
 		}
 		if (chunk > op->length - op->done_bytes) {
 			chunk = op->length - op->done_bytes;
@@ -350,26 +434,22 @@ static bool op_post(struct smbdirect_conn *conn, struct sd_rdma_op *op)
 		if (chunk > conn->max_msg_size) {
 			chunk = conn->max_msg_size;
 		}
-		memset(&wr, 0, sizeof(wr));
-		sge.addr = (uintptr_t)(op->local->data + op->local_offset +
-				       op->done_bytes);
-		sge.length = (uint32_t)chunk;
-		sge.lkey = op->local->mr->lkey;
-		wr.wr_id = (uint64_t)(uintptr_t)op | SD_WR_RDMA;
-		wr.sg_list = &sge;
-		wr.num_sge = 1;
-		wr.opcode = op->write ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ;
-		wr.send_flags = IBV_SEND_SIGNALED;
-		wr.wr.rdma.remote_addr = d->offset + op->remote_offset;
-		wr.wr.rdma.rkey = d->token;
-		ret = ibv_post_send(conn->qp, &wr, &bad);
-		if (ret != 0) {
-			sd_conn_fail(conn, SMBDIRECT_REASON_LOCAL_ERROR,
-				     "posting an RDMA %s failed: %s",
-				     op->write ? "write" : "read",
-				     strerror(ret));
-			return false;
+		memset(&wr[n], 0, sizeof(wr[n]));
+		sge[n].addr = (uintptr_t)(op->local->data + op->local_offset +
+					  op->done_bytes);
+		sge[n].length = (uint32_t)chunk;
+		sge[n].lkey = op->local->mr->lkey;
+		wr[n].wr_id = (uint64_t)(uintptr_t)op | SD_WR_RDMA;
+		wr[n].sg_list = &sge[n];
+		wr[n].num_sge = 1;
+		wr[n].opcode = op->write ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ;
+		wr[n].send_flags = IBV_SEND_SIGNALED;
+		wr[n].wr.rdma.remote_addr = d->offset + op->remote_offset;
+		wr[n].wr.rdma.rkey = d->token;
+		if (n > 0) {
+			wr[n - 1].next = &wr[n];
 		}
+		n += 1;
 		conn->sq_used += 1;
 		if (!op->write) {
 			conn->rdma_reads_in_flight += 1;
@@ -384,6 +464,12 @@ static bool op_post(struct smbdirect_conn *conn, struct sd_rdma_op *op)
 			op->remote_index += 1;
 			op->remote_offset = 0;
 		}
+	}
+	if (!op_post_chain(conn, op, wr, n)) {
+		return false;
+	}
+	if (op->done_bytes < op->length) {
+		return false;
 	}
 	op->posted_all = true;
 	return true;
@@ -522,8 +608,9 @@ static struct tevent_req *rdma_common(
 	talloc_set_destructor(op, op_destructor);
 	op->linked_waiting = true;
 	op_link(op, &conn->rdma_waiting);
+	sd_conn_hold(conn);
 	sd_rdma_kick(conn);
-	if (!tevent_req_is_in_progress(req)) {
+	if (!sd_conn_release(conn) || !tevent_req_is_in_progress(req)) {
 		return tevent_req_post(req, ev);
 	}
 	return req;

@@ -37,6 +37,7 @@ static const char *const reason_names[SMBDIRECT_REASON_COUNT] = {
 	[SMBDIRECT_REASON_KEEPALIVE_TIMEOUT] = "keepalive-timeout",
 	[SMBDIRECT_REASON_INVALID_DESCRIPTOR] = "invalid-descriptor",
 	[SMBDIRECT_REASON_INVALID_ARGUMENT] = "invalid-argument",
+	[SMBDIRECT_REASON_CREDENTIALS_CHANGED] = "credentials-changed",
 };
 
 const char *smbdirect_reason_string(enum smbdirect_reason reason)

@@ -161,6 +161,8 @@ struct options {
 	bool fork_mode;
 	bool stats;
 	bool busy_poll;
+	uint32_t wire_size; /* 0: the library's default */
+	enum smbdirect_thread_mode thread_mode;
 };
 
 static struct options opt;
@@ -176,6 +178,10 @@ static uint64_t now_ns(void)
 static void settings_for(struct smbdirect_settings *s)
 {
 	smbdirect_settings_default(s);
+	if (opt.wire_size != 0) {
+		s->max_send_size = opt.wire_size;
+		s->max_receive_size = opt.wire_size;
+	}
 	if (opt.small) {
 		/* [MS-SMBD] 3.1.5.6: the smallest legal sizes. */
 		s->max_send_size = 128;
@@ -476,7 +482,9 @@ static void print_header(enum perf_test test, const char *side,
 		break;
 	}
 	printf(" Side           : %s, peer %s\n", side, peer);
-	printf(" Connection     : RC, rdma_cm (always), [MS-SMBD] 1.0\n");
+	printf(" Connection     : RC, rdma_cm (always), [MS-SMBD] 1.0, "
+	       "%s mode\n",
+	       smbdirect_thread_mode_string(smbdirect_get_thread_mode()));
 	printf(" Negotiated     : max_send %u max_receive %u "
 	       "max_fragmented %u/%u max_read_write %u credits %u\n",
 	       p->max_send_size, p->max_receive_size,
@@ -578,6 +586,16 @@ static void print_stats(struct smbdirect_conn *conn, const char *side)
 		", inline sends %" PRIu64 "\n",
 		side, st.rdma_reads, st.rdma_writes, st.rdma_bytes,
 		st.cq_polls, st.cq_events, st.inline_sends);
+	if (smbdirect_get_thread_mode() == SMBDIRECT_THREAD_MODE_RDMA_THREAD) {
+		struct smbdirect_thread_stats ts;
+
+		smbdirect_get_thread_stats(&ts);
+		fprintf(stderr,
+			"smbdirect-perf %s: RDMA thread: %" PRIu64
+			" calls, %" PRIu64 " posts of %" PRIu64
+			" work requests, %" PRIu64 " wake-ups\n",
+			side, ts.calls, ts.posts, ts.work_requests, ts.wakeups);
+	}
 }
 
 /* --- sending ----------------------------------------------------------------
@@ -1940,6 +1958,14 @@ static void usage(FILE *f)
 		"of sleeping\n"
 		"                       (perftest's default; without it, as "
 		"perftest -e)\n"
+		"      --wire-size=N    MaxSendSize and MaxReceiveSize (128.."
+		"1048576; default\n"
+		"                       1364): messages up to N-24 bytes go "
+		"as one work request\n"
+		"      --thread-mode=M  caller (default) or rdma: RDMA calls on "
+		"the library's\n"
+		"                       own thread (smbdirect_set_thread_mode)"
+		"\n"
 		"      --bind=ADDR      server: listen on ADDR (default: every "
 		"IPv4 address)\n"
 		"      --fork           server: serve clients forever, each in "
@@ -2021,6 +2047,8 @@ enum {
 	OPT_FORK,
 	OPT_STATS,
 	OPT_BUSY_POLL,
+	OPT_WIRE_SIZE,
+	OPT_THREAD_MODE,
 };
 
 int main(int argc, char **argv)
@@ -2037,6 +2065,8 @@ int main(int argc, char **argv)
 		{"csv", no_argument, NULL, OPT_CSV},
 		{"stats", no_argument, NULL, OPT_STATS},
 		{"busy-poll", no_argument, NULL, OPT_BUSY_POLL},
+		{"wire-size", required_argument, NULL, OPT_WIRE_SIZE},
+		{"thread-mode", required_argument, NULL, OPT_THREAD_MODE},
 		{"bind", required_argument, NULL, OPT_BIND},
 		{"fork", no_argument, NULL, OPT_FORK},
 		{"rdma_cm", no_argument, NULL, 'R'},
@@ -2136,6 +2166,29 @@ int main(int argc, char **argv)
 		case OPT_BUSY_POLL:
 			opt.busy_poll = true;
 			break;
+		case OPT_WIRE_SIZE:
+			if (!parse_u64(optarg, 128, 1048576, &v)) {
+				fprintf(stderr, "smbdirect-perf: bad wire size "
+						"%s (128..1048576)\n",
+					optarg);
+				return 2;
+			}
+			opt.wire_size = (uint32_t)v;
+			break;
+		case OPT_THREAD_MODE:
+			if (strcmp(optarg, "rdma") == 0 ||
+			    strcmp(optarg, "rdma-thread") == 0) {
+				opt.thread_mode =
+					SMBDIRECT_THREAD_MODE_RDMA_THREAD;
+			} else if (strcmp(optarg, "caller") == 0 ||
+				   strcmp(optarg, "caller-thread") == 0) {
+				opt.thread_mode = SMBDIRECT_THREAD_MODE_CALLER;
+			} else {
+				fprintf(stderr, "smbdirect-perf: thread mode is "
+						"caller or rdma\n");
+				return 2;
+			}
+			break;
 		case OPT_BIND:
 			opt.bind = optarg;
 			break;
@@ -2190,5 +2243,12 @@ int main(int argc, char **argv)
 				"them\n");
 	}
 	signal(SIGPIPE, SIG_IGN);
+	ch = smbdirect_set_thread_mode(opt.thread_mode);
+	if (ch != 0) {
+		fprintf(stderr, "smbdirect-perf: thread mode %s: %s\n",
+			smbdirect_thread_mode_string(opt.thread_mode),
+			strerror(ch));
+		return 1;
+	}
 	return opt.host != NULL ? run_client() : run_server();
 }

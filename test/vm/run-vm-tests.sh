@@ -290,6 +290,54 @@ t_fork16() {
 # client's exposure must be reported invalidated.
 t_invalidate() { pair 60 "" invalidate; }
 
+# j. A process that switches identity around every operation, as smbd
+#    does (raw per-thread setgroups/setresgid/setresuid to 65534 and back):
+#    both sides switch; the server is a forked child (its RDMA thread is
+#    made in the child). In rdma-thread mode everything works: 10,000
+#    checksummed echoes, RDMA write and read of 1 MiB by each side into
+#    the other's memory, keepalives over an idle period, the server's
+#    disconnect. Both sides must have switched identity thousands of times.
+identity_checks() {
+	local n
+	n=$(sed -n 's/^server: \([0-9]*\) identity switches.*/\1/p' "$log.server")
+	[ "${n:-0}" -ge 20000 ] ||
+		{ note "the server switched identity ${n:-0} times"; return 1; }
+	n=$(sed -n 's/^client: \([0-9]*\) identity switches.*/\1/p' "$log.client")
+	[ "${n:-0}" -ge 20000 ] ||
+		{ note "the client switched identity ${n:-0} times"; return 1; }
+}
+t_identity() {
+	pair 400 "--fork --thread-mode rdma --switch-identity" identity \
+		--thread-mode rdma --switch-identity --count 10000 \
+		--keepalive-ms 1000 --idle-ms 4000 || return 1
+	identity_checks || return 1
+	grep -q '^client: connection still up after idling' "$log.client" ||
+		{ note "no keepalive phase"; return 1; }
+	! grep -q 'EACCES' "$log.server" "$log.client" ||
+		{ note "EACCES in rdma-thread mode"; return 1; }
+}
+# The same in caller-thread mode must FAIL, promptly and with the reason
+# logged: the switching server's first post after a switch gets EACCES;
+# its connection ends with credentials-changed, it exits, and the client
+# sees the end and fails. This proves the test above can fail.
+t_identity_caller_mode() {
+	local crc src
+	start_server -- --fork --thread-mode caller --switch-identity || return 1
+	timeout -k 5 60 "$sdtest" client $addr $port identity --count 100 \
+		>"$log.client" 2>&1
+	crc=$?
+	wait_bounded "$spid" 30
+	src=$?
+	note "client exit $crc, server exit $src"
+	[ $crc -ne 0 ] && [ $crc -ne 124 ] ||
+		{ note "the client did not fail cleanly (exit $crc)"; return 1; }
+	[ $src -ne 124 ] || { note "the server hung"; return 1; }
+	grep -qE 'smbdirect\[[0-9]+\].*EACCES: this thread.s credentials changed' \
+		"$log.server" || { note "no EACCES reason logged"; return 1; }
+	grep -q '^server: connection ended: credentials-changed' "$log.server" ||
+		{ note "the server's connection did not end with credentials-changed"; return 1; }
+}
+
 # i. valgrind memcheck on both sides (no leak, no error): test b with
 #    fewer messages, then the error paths, where leaks hide: a transport
 #    error (rkey-reuse) and a peer killed mid-message (the server, under
@@ -305,6 +353,11 @@ t_valgrind_rkey_reuse() {
 t_valgrind_kill_client() {
 	wrap=("${vg[@]}")
 	kill_peer client
+}
+t_valgrind_identity() {
+	wrap=("${vg[@]}")
+	pair 480 "--fork --thread-mode rdma --switch-identity" identity \
+		--thread-mode rdma --switch-identity --count 200
 }
 
 only=("$@")
@@ -324,9 +377,12 @@ run_test keepalive-idle t_keepalive_idle
 run_test keepalive-timeout t_keepalive_timeout
 run_test fork16 t_fork16
 run_test invalidate t_invalidate
+run_test identity t_identity
+run_test identity-caller-mode t_identity_caller_mode
 run_test valgrind t_valgrind
 run_test valgrind-rkey-reuse t_valgrind_rkey_reuse
 run_test valgrind-kill-client t_valgrind_kill_client
+run_test valgrind-identity t_valgrind_identity
 total=$(($(ms) - total_start))
 echo "vm-tests: $((total / 1000)) s in the guest"
 echo "vm: $passed passed, $failed failed"

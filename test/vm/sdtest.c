@@ -24,6 +24,12 @@
  *                            client has already revoked: the write must
  *                            fail (EIO) and end the connection; a 'w'
  *                            answer means it went through
+ *   'X' len write         -> the server exposes `len` bytes of its buffer
+ *                            (filled with a pattern unless `write`) for the
+ *                            client to RDMA-write (write=1) or -read, and
+ *                            answers 'e' + descriptors
+ *   'C' len               -> the server drops that exposure and answers
+ *                            'c' + the checksum of its first `len` bytes
  *   'Q'                   -> the server ends the connection
  * The server and the client are the same binary on the same machine, so
  * struct server_info travels as raw bytes.
@@ -54,6 +60,12 @@
  *               connection must end with keepalive-timeout within
  *               interval + timeout (+ 2 s of slack); the server is then
  *               continued
+ *   identity    for a process that switches identity (--switch-identity
+ *               on either side or both): --count echoes, RDMA write and
+ *               read of 1 MiB by the server into the client's memory and
+ *               by the client into the server's, an idle period with
+ *               keepalives (--keepalive-ms), then the server ends the
+ *               connection on 'Q' and the client must see it end
  * OPTIONS:
  *   --count N             messages (default 10000; stream: 100)
  *   --small               the smallest legal sizes: MaxSendSize and
@@ -62,6 +74,13 @@
  *   --keepalive-timeout-ms N  keepalive timeout (default: the interval
  *                         when --keepalive-ms is given)
  *   --idle-ms N           idle test duration
+ *   --thread-mode caller|rdma  smbdirect_set_thread_mode() (default caller)
+ *   --switch-identity     switch this thread's identity around every
+ *                         operation as smbd does (raw per-thread
+ *                         setgroups/setresgid/setresuid to 65534 and back
+ *                         to root): message handlers run as 65534 and
+ *                         the library calls they make too; the loop runs
+ *                         as root with new credentials each time
  * Exit status 0 on success; each failure prints a reason.
  */
 #include <arpa/inet.h>
@@ -71,6 +90,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,6 +113,59 @@ static uint32_t count = 10000;
 static long keepalive_ms = -1;
 static long keepalive_timeout_ms = -1;
 static uint32_t idle_ms;
+static bool switch_identity;
+static uint64_t identity_switches;
+static enum smbdirect_thread_mode thread_mode = SMBDIRECT_THREAD_MODE_CALLER;
+
+/*
+ * smbd's become_user()/unbecome_user(): raw syscalls change only this
+ * thread's credentials (glibc's wrappers would change every thread's, the
+ * library's RDMA thread included). Each call installs a new credential
+ * object, even when switching back to root, so afterwards this thread can
+ * no longer write() to rdma fds it opened (fork-and-credentials.md).
+ */
+#define NOBODY 65534
+
+static void become_user(void)
+{
+	gid_t nobody = NOBODY;
+
+	if (!switch_identity) {
+		return;
+	}
+	/* Groups and gid while still root, uid last. */
+	if (syscall(SYS_setgroups, 1, &nobody) != 0 ||
+	    syscall(SYS_setresgid, -1, NOBODY, -1) != 0 ||
+	    syscall(SYS_setresuid, -1, NOBODY, -1) != 0) {
+		fprintf(stderr, "sdtest: switching to %d: %s\n", NOBODY,
+			strerror(errno));
+		exit(3);
+	}
+	if (syscall(SYS_geteuid) != NOBODY) {
+		fprintf(stderr, "sdtest: euid is not %d after the switch\n",
+			NOBODY);
+		exit(3);
+	}
+	identity_switches++;
+}
+
+static void unbecome_user(void)
+{
+	gid_t root = 0;
+
+	if (!switch_identity) {
+		return;
+	}
+	/* uid first (the saved uid is 0), then gid and groups. */
+	if (syscall(SYS_setresuid, -1, 0, -1) != 0 ||
+	    syscall(SYS_setresgid, -1, 0, -1) != 0 ||
+	    syscall(SYS_setgroups, 1, &root) != 0) {
+		fprintf(stderr, "sdtest: switching back to root: %s\n",
+			strerror(errno));
+		exit(3);
+	}
+	identity_switches++;
+}
 
 static void settings_for_test(struct smbdirect_settings *s)
 {
@@ -192,6 +265,7 @@ struct server_conn {
 	uint32_t sink_ok;
 	bool stale_requested;         /* a 'Z' arrived */
 	bool stale_refused;           /* ... and its write failed with EIO */
+	struct smbdirect_exposure *exposure; /* for 'X' and 'C' */
 };
 
 #define SERVER_BUFFER_SIZE (16u * 1024 * 1024)
@@ -236,7 +310,16 @@ struct rdma_job {
 	uint32_t token;
 };
 
+static void rdma_job_done_as_user(struct tevent_req *req);
+
 static void rdma_job_done(struct tevent_req *req)
+{
+	become_user();
+	rdma_job_done_as_user(req);
+	unbecome_user();
+}
+
+static void rdma_job_done_as_user(struct tevent_req *req)
 {
 	struct rdma_job *job = tevent_req_callback_data(req, struct rdma_job);
 	struct server_conn *sc = job->sc;
@@ -325,19 +408,95 @@ static void sink(struct server_conn *sc, const uint8_t *data, size_t length)
 	}
 }
 
+static bool server_buffer(struct server_conn *sc)
+{
+	if (sc->buf != NULL) {
+		return true;
+	}
+	sc->buf = smbdirect_buffer_new(sc, sc->conn, SERVER_BUFFER_SIZE);
+	if (sc->buf == NULL) {
+		fprintf(stderr, "server: no buffer: %s\n", strerror(errno));
+		sc->failures++;
+		reply(sc, "x", 1, 0);
+		return false;
+	}
+	return true;
+}
+
+/* 'X' len write: expose our buffer to the client; 'C' len: revoke it and
+ * answer the checksum of what it holds. */
+static void expose_for_client(struct server_conn *sc, const uint8_t *data,
+			      size_t length)
+{
+	struct smbdirect_buffer_descriptor desc;
+	uint8_t answer[1 + 16];
+	uint64_t h;
+	uint32_t len;
+	size_t got = 0;
+
+	if (length < 5 || !server_buffer(sc)) {
+		sc->failures += length < 5;
+		return;
+	}
+	memcpy(&len, data + 1, 4);
+	if (len == 0 || len > smbdirect_buffer_size(sc->buf) ||
+	    (data[0] == 'X' && length < 6)) {
+		fprintf(stderr, "server: bad %c request\n", data[0]);
+		sc->failures++;
+		reply(sc, "x", 1, 0);
+		return;
+	}
+	if (data[0] == 'C') {
+		TALLOC_FREE(sc->exposure);
+		h = hash_bytes(smbdirect_buffer_data(sc->buf), len);
+		answer[0] = 'c';
+		memcpy(answer + 1, &h, 8);
+		reply(sc, answer, 9, 0);
+		return;
+	}
+	TALLOC_FREE(sc->exposure);
+	if (data[5] == 0) {
+		fill_pattern(smbdirect_buffer_data(sc->buf), len, len + 11);
+	} else {
+		memset(smbdirect_buffer_data(sc->buf), 0, len);
+	}
+	sc->exposure = smbdirect_expose(sc, sc->conn, sc->buf, 0, len,
+					data[5] != 0, &desc, 1, &got);
+	if (sc->exposure == NULL) {
+		fprintf(stderr, "server: expose: %s\n", strerror(errno));
+		sc->failures++;
+		reply(sc, "x", 1, 0);
+		return;
+	}
+	answer[0] = 'e';
+	smbdirect_buffer_descriptors_encode(&desc, 1, answer + 1, 16);
+	reply(sc, answer, sizeof(answer), 0);
+}
+
+static void server_message_as_user(struct server_conn *sc,
+				   const uint8_t *data, size_t length);
+
 /* Runs from the message callback: everything it starts completes later
- * from the event loop (no nested loop inside a library callback). */
+ * from the event loop (no nested loop inside a library callback). Like
+ * smbd, it handles each request as the user (--switch-identity). */
 static void server_message(struct smbdirect_conn *conn, const uint8_t *data,
 			   size_t length, void *priv)
 {
-	struct server_conn *sc = priv;
+	(void)conn;
+	become_user();
+	server_message_as_user(priv, data, length);
+	unbecome_user();
+}
+
+static void server_message_as_user(struct server_conn *sc,
+				   const uint8_t *data, size_t length)
+{
 	struct smbdirect_buffer_descriptor descs[MAX_DESCS];
 	size_t ndesc = 0;
 	uint32_t len = 0;
 	struct tevent_req *req;
 	struct rdma_job *job;
 
-	(void)conn;
 	if (length == 0) {
 		return;
 	}
@@ -355,6 +514,10 @@ static void server_message(struct smbdirect_conn *conn, const uint8_t *data,
 		sc->done = true;
 		smbdirect_disconnect(sc->conn);
 		return;
+	case 'X':
+	case 'C':
+		expose_for_client(sc, data, length);
+		return;
 	case 'W':
 	case 'R':
 	case 'I':
@@ -362,16 +525,8 @@ static void server_message(struct smbdirect_conn *conn, const uint8_t *data,
 		if (length < 5) {
 			break;
 		}
-		if (sc->buf == NULL) {
-			sc->buf = smbdirect_buffer_new(sc, sc->conn,
-						       SERVER_BUFFER_SIZE);
-			if (sc->buf == NULL) {
-				fprintf(stderr, "server: no buffer: %s\n",
-					strerror(errno));
-				sc->failures++;
-				reply(sc, "x", 1, 0);
-				return;
-			}
+		if (!server_buffer(sc)) {
+			return;
 		}
 		memcpy(&len, data + 1, 4);
 		if (smbdirect_buffer_descriptors_decode(
@@ -485,8 +640,15 @@ static int serve(struct tevent_context *ev,
 			smbdirect_reason_string(sc->reason));
 		sc->failures++;
 	}
+	if (switch_identity) {
+		printf("server: %llu identity switches (thread mode %s)\n",
+		       (unsigned long long)identity_switches,
+		       smbdirect_thread_mode_string(
+			       smbdirect_get_thread_mode()));
+	}
 	ret = sc->failures > 0 ? 1 : 0;
 	/* Registered memory goes before the connection (its PD). */
+	TALLOC_FREE(sc->exposure);
 	TALLOC_FREE(sc->buf);
 	talloc_free(sc);
 	return ret;
@@ -705,7 +867,9 @@ static int exchange(struct client *c, const struct iovec *iov, int n)
 	int ret;
 
 	c->got = false;
+	become_user();
 	req = smbdirect_send_send(c, c->ev, c->conn, iov, n);
+	unbecome_user();
 	if (req == NULL) {
 		return ENOMEM;
 	}
@@ -1079,8 +1243,10 @@ static int rdma_case(struct client *c, struct smbdirect_buffer *buf,
 		size_t n = i == nd - 1 ? len - off : per;
 		size_t got = 0;
 
+		become_user();
 		x[i] = smbdirect_expose(c, c->conn, buf, off, n, cmd != 'R',
 					&descs[i], 1, &got);
+		unbecome_user();
 		if (x[i] == NULL) {
 			fprintf(stderr, "client: expose: %s\n",
 				strerror(errno));
@@ -1132,9 +1298,11 @@ static int rdma_case(struct client *c, struct smbdirect_buffer *buf,
 			return 1;
 		}
 	}
+	become_user();
 	for (i = 0; i < nd; i++) {
 		talloc_free(x[i]);
 	}
+	unbecome_user();
 	return 0;
 }
 
@@ -1395,6 +1563,118 @@ static int test_keepalive(struct client *c)
 	return bad > 0 ? 1 : 0;
 }
 
+/* The client RDMA-writes (or -reads) `len` bytes of the server's memory,
+ * which the server exposed on 'X', and checks them through 'C'. */
+static int client_rdma(struct client *c, struct smbdirect_buffer *buf,
+		       bool write, uint32_t len)
+{
+	struct smbdirect_buffer_descriptor desc;
+	uint8_t msg[6];
+	uint8_t *data = smbdirect_buffer_data(buf);
+	uint8_t *expect = talloc_size(c, len);
+	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg)};
+	struct tevent_req *req;
+	size_t got = 0;
+	uint64_t h;
+	int ret;
+
+	msg[0] = 'X';
+	memcpy(msg + 1, &len, 4);
+	msg[5] = write ? 1 : 0;
+	ret = exchange(c, &iov, 1);
+	if (ret != 0 || c->last_length != 17 || c->last[0] != 'e' ||
+	    smbdirect_buffer_descriptors_decode(c->last + 1, 16, &desc, 1,
+						UINT32_MAX, &got,
+						NULL) != SMBDIRECT_WIRE_OK) {
+		fprintf(stderr, "client: the server did not expose its "
+				"buffer: %s\n",
+			ret != 0 ? strerror(ret) : "bad answer");
+		return 1;
+	}
+	fill_pattern(expect, len, write ? len + 5 : len + 11);
+	if (write) {
+		memcpy(data, expect, len);
+	} else {
+		memset(data, 0, len);
+	}
+	become_user();
+	req = write ? smbdirect_rdma_write_send(c, c->ev, c->conn, buf, 0, len,
+						&desc, 1)
+		    : smbdirect_rdma_read_send(c, c->ev, c->conn, buf, 0, len,
+					       &desc, 1);
+	unbecome_user();
+	if (req == NULL || !run_until(c->ev, req_finished, req, WAIT_MS)) {
+		fprintf(stderr, "client: RDMA %s hung\n",
+			write ? "write" : "read");
+		return 1;
+	}
+	ret = smbdirect_rdma_recv(req);
+	talloc_free(req);
+	if (ret != 0) {
+		fprintf(stderr, "client: RDMA %s of %u bytes: %s\n",
+			write ? "write" : "read", len, strerror(ret));
+		return 1;
+	}
+	msg[0] = 'C';
+	iov.iov_len = 5;
+	ret = exchange(c, &iov, 1);
+	if (ret != 0 || c->last_length != 9 || c->last[0] != 'c') {
+		fprintf(stderr, "client: no checksum from the server: %s\n",
+			ret != 0 ? strerror(ret) : "bad answer");
+		return 1;
+	}
+	memcpy(&h, c->last + 1, 8);
+	if (h != hash_bytes(expect, len) ||
+	    (!write && memcmp(data, expect, len) != 0)) {
+		fprintf(stderr, "client: RDMA %s of %u bytes into the "
+				"server's memory: wrong data\n",
+			write ? "write" : "read", len);
+		return 1;
+	}
+	talloc_free(expect);
+	return 0;
+}
+
+/* Everything a connection does, for a process that switches identity
+ * around each operation (--switch-identity, either side). */
+static int test_identity(struct client *c)
+{
+	const uint32_t len = 1048576;
+	struct smbdirect_buffer *buf;
+	int k;
+
+	if (test_messages(c) != 0) {
+		return 1;
+	}
+	become_user();
+	buf = smbdirect_buffer_new(c, c->conn, len);
+	unbecome_user();
+	if (buf == NULL) {
+		fprintf(stderr, "client: no buffer: %s\n", strerror(errno));
+		return 1;
+	}
+	for (k = 0; k < 4; k++) {
+		/* The server into our memory, we into the server's. */
+		if (rdma_case(c, buf, 'W', len, 1) != 0 ||
+		    rdma_case(c, buf, 'R', len, 1) != 0 ||
+		    client_rdma(c, buf, true, len) != 0 ||
+		    client_rdma(c, buf, false, len) != 0) {
+			return 1;
+		}
+	}
+	printf("client: RDMA write and read of %u bytes, both ways, 4 "
+	       "times: ok\n",
+	       len);
+	become_user();
+	talloc_free(buf);
+	unbecome_user();
+	/* The keepalive phase when asked for (--keepalive-ms). */
+	if (keepalive_ms > 0 && test_idle(c) != 0) {
+		return 1;
+	}
+	return 0;
+}
+
 static int run_client(const struct sockaddr *addr, const char *test)
 {
 	struct tevent_context *ev = tevent_context_init(NULL);
@@ -1454,6 +1734,8 @@ static int run_client(const struct sockaddr *addr, const char *test)
 		ret = test_keepalive(c);
 	} else if (strcmp(test, "negotiate") == 0) {
 		ret = test_negotiate(c);
+	} else if (strcmp(test, "identity") == 0) {
+		ret = test_identity(c);
 	} else {
 		fprintf(stderr, "client: unknown test %s\n", test);
 		ret = 2;
@@ -1475,7 +1757,18 @@ static int run_client(const struct sockaddr *addr, const char *test)
 			ret = 1;
 		}
 	}
+	if (switch_identity) {
+		printf("client: %llu identity switches (thread mode %s); "
+		       "connection ended: %s (%s)\n",
+		       (unsigned long long)identity_switches,
+		       smbdirect_thread_mode_string(
+			       smbdirect_get_thread_mode()),
+		       smbdirect_reason_string(c->reason), c->detail);
+	}
+	/* The teardown, as the user too. */
+	become_user();
 	talloc_free(ev);
+	unbecome_user();
 	return ret;
 }
 
@@ -1524,6 +1817,20 @@ int main(int argc, char **argv)
 			keepalive_timeout_ms = parse_number(argv[++i]);
 		} else if (strcmp(argv[i], "--idle-ms") == 0 && i + 1 < argc) {
 			idle_ms = (uint32_t)parse_number(argv[++i]);
+		} else if (strcmp(argv[i], "--switch-identity") == 0) {
+			switch_identity = true;
+		} else if (strcmp(argv[i], "--thread-mode") == 0 &&
+			   i + 1 < argc) {
+			i++;
+			if (strcmp(argv[i], "rdma") == 0) {
+				thread_mode = SMBDIRECT_THREAD_MODE_RDMA_THREAD;
+			} else if (strcmp(argv[i], "caller") == 0) {
+				thread_mode = SMBDIRECT_THREAD_MODE_CALLER;
+			} else {
+				fprintf(stderr, "sdtest: thread mode is caller "
+						"or rdma\n");
+				return 2;
+			}
 		} else {
 			fprintf(stderr, "sdtest: unknown option %s\n", argv[i]);
 			return 2;
@@ -1538,6 +1845,13 @@ int main(int argc, char **argv)
 	 * lost, and logs interleave in order. */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	/* While still root with the credentials every rdma fd will carry. */
+	i = smbdirect_set_thread_mode(thread_mode);
+	if (i != 0) {
+		fprintf(stderr, "sdtest: thread mode %s: %s\n",
+			smbdirect_thread_mode_string(thread_mode), strerror(i));
+		return 1;
+	}
 	if (strcmp(argv[1], "server") == 0) {
 		return run_server((struct sockaddr *)&ss, fork_mode, expect);
 	}

@@ -8,9 +8,9 @@
 #                   tools/smbdirect-perf (default: smbdirect-perf in PATH,
 #                   e.g. /usr/local/bin after buildtools/main.sh). It must
 #                   not live under /tmp, which the guest does not share.
-# Environment: RUNS, SIZES, TX_DEPTH, SCALE as for vm-perf.sh (passed on);
-#   VM_TIMEOUT  seconds before qemu is stopped (default 900; the default
-#               run takes about 10 minutes under TCG).
+# Environment: RUNS, SIZES, TX_DEPTH, SCALE, SECTIONS as for vm-perf.sh (passed on);
+#   VM_TIMEOUT  seconds before qemu is stopped (default 1800; both sections
+#               take about 15 minutes under TCG on a quiet machine).
 # Exit status: vm-perf.sh's (0: every figure measured), 124 if the guest
 # timed out, 125 if it never reported.
 set -euo pipefail
@@ -44,9 +44,9 @@ echo "run-vm-perf: measuring $perf; guest output in $out" >&2
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s)
 set +e
-(cd "$top" && bash buildtools/vm/run.sh -t "${VM_TIMEOUT:-900}" -o "$out" -- \
+(cd "$top" && bash buildtools/vm/run.sh -t "${VM_TIMEOUT:-1800}" -o "$out" -- \
 	env RUNS="${RUNS:-3}" SIZES="${SIZES:-4096 65536 1048576}" \
-	TX_DEPTH="${TX_DEPTH:-16}" SCALE="${SCALE:-1}" \
+	TX_DEPTH="${TX_DEPTH:-16}" SCALE="${SCALE:-1}" SECTIONS="${SECTIONS:-perftest modes}" \
 	bash "$here/vm-perf.sh" "$perf") 2>&1 | tee "$out/host.log" |
 	grep --line-buffered -E '^(vm-perf|vm|sdvm-init):' >&2
 rc=${PIPESTATUS[0]}
@@ -55,7 +55,7 @@ echo "run-vm-perf: guest finished with status $rc after" \
 	"$(($(date +%s) - start)) s (boot included)" >&2
 if [ -f "$out/vm-perf/report.md" ]; then
 	echo
-	echo "Command: \`test/bench/run-vm-perf.sh $perf\` (RUNS=${RUNS:-3}, TX_DEPTH=${TX_DEPTH:-16}, SCALE=${SCALE:-1})"
+	echo "Command: \`test/bench/run-vm-perf.sh $perf\` (RUNS=${RUNS:-3}, TX_DEPTH=${TX_DEPTH:-16}, SCALE=${SCALE:-1}, SECTIONS=${SECTIONS:-perftest modes})"
 	echo
 	echo "- Host: $(nproc) CPUs, $(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r); qemu TCG, ${SDVM_SMP:-2} vCPUs; load average (1/5/15 min) $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 	cat "$out/vm-perf/report.md"

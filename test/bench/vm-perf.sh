@@ -24,6 +24,9 @@
 #   ADDR       server address (default 10.9.0.1)
 #   OUT        results directory (default $SDVM_OUT/vm-perf, else a new
 #              temporary directory)
+#   SECTIONS   what to measure (default "perftest modes"): perftest = the
+#              perftest comparison above; modes = smbdirect-perf in
+#              caller-thread against rdma-thread mode
 # Exit status: 0 if every measurement produced a figure (goals missed are
 # reported, not failed), 1 otherwise.
 set -uo pipefail
@@ -143,9 +146,11 @@ perftest_once() {
 	return 1
 }
 
-# One smbdirect-perf measurement, same parameters and result.
+# One smbdirect-perf measurement, same parameters and result. A fifth
+# argument, a thread mode (caller or rdma), is given to both sides.
 smbd_once() {
-	local test="$1" size="$2" n="$3" run="$4" attempt srv cli spid value t0
+	local test="$1" size="$2" n="$3" run="$4" mode="${5:-caller}"
+	local attempt srv cli spid value t0
 	local -a args=(--csv -s "$size" -n "$n" --test "$test")
 	result=
 	if [ "$test" = send_lat ]; then
@@ -153,11 +158,12 @@ smbd_once() {
 	else
 		args+=(-t "$depth")
 	fi
+	args+=(--thread-mode "$mode")
 	for attempt in 1 2 3; do
 		port_smbd=$((port_smbd + 1))
-		srv="$out/logs/smbdirect-perf-$test-$size-r$run-a$attempt.server"
-		cli="$out/logs/smbdirect-perf-$test-$size-r$run-a$attempt.client"
-		"$perf" -p "$port_smbd" >"$srv" 2>&1 &
+		srv="$out/logs/smbdirect-perf-$mode-$test-$size-r$run-a$attempt.server"
+		cli="$out/logs/smbdirect-perf-$mode-$test-$size-r$run-a$attempt.client"
+		"$perf" -p "$port_smbd" --thread-mode "$mode" >"$srv" 2>&1 &
 		spid=$!
 		if ! wait_ready "$srv" "$spid"; then
 			stop_server "$spid"
@@ -169,9 +175,10 @@ smbd_once() {
 		echo "vm-perf: client wall time $(echo "$(date +%s.%N) $t0" | awk '{ printf("%.2f", $1 - $2) }') s" >>"$cli.err"
 		stop_server "$spid"
 		# CSV: bytes is column 3, t_typical_us 8, bw_avg_mib_s 14.
+		# msg_rate: MsgRate[Mpps] (column 15).
 		value=$(awk -F, -v size="$size" -v test="$test" '
 			$1 == test && $3 == size {
-				v = test == "send_lat" ? $8 : $14
+				v = test == "send_lat" ? $8 : test == "msg_rate" ? $15 : $14
 			}
 			END { if (v ~ /^[0-9]+(\.[0-9]+)?$/ && v + 0 > 0) print v }' "$cli")
 		if [ -n "$value" ]; then
@@ -199,7 +206,12 @@ log "smbdirect-perf: $perf ($("$perf" --version 2>/dev/null))"
 log "sizes: $sizes; runs: $runs; tx depth: $depth; output: $out"
 
 result=
-for run in $(seq 1 "$runs"); do
+sections="${SECTIONS:-perftest modes}"
+case " $sections " in
+*" perftest "*) ;;
+*) runs_perftest=0 ;;
+esac
+for run in $(seq 1 "${runs_perftest:-$runs}"); do
 	for size in $sizes; do
 		n=$(iters_for lat "$size")
 		perftest_once ib_send_lat "$size" "$n" "$run"
@@ -225,6 +237,33 @@ for run in $(seq 1 "$runs"); do
 		record perftest read_bw_events "$size" "$n" "$run" "$result"
 	done
 done
+
+# The thread modes (docs/architecture.md, "The RDMA thread"): the same
+# tests in caller-thread and rdma-thread mode (both sides), interleaved:
+# latency and message rate of 64-byte messages and of 1340-byte ones (one
+# full 1364-byte SMB-Direct message each), RDMA bandwidth at 1 MiB.
+raw_modes="$out/raw-modes.csv"
+echo "tool,test,bytes,iterations,run,value,attempts" >"$raw_modes"
+mode_cases="send_lat:64 send_lat:1340 msg_rate:64 msg_rate:1340 write_bw:1048576 read_bw:1048576"
+case " $sections " in
+*" modes "*)
+	for run in $(seq 1 "$runs"); do
+		for c in $mode_cases; do
+			t=${c%%:*}
+			size=${c#*:}
+			if [ "$t" = send_lat ]; then
+				n=$(iters_for lat "$size")
+			else
+				n=$(iters_for bw "$size")
+			fi
+			for mode in caller rdma; do
+				smbd_once "$t" "$size" "$n" "$run" "$mode"
+				raw="$raw_modes" record "$mode" "$t" "$size" "$n" "$run" "$result"
+			done
+		done
+	done
+	;;
+esac
 elapsed=$(($(date +%s) - start))
 
 # The report: medians per tool, test and size, and their ratio.
@@ -315,6 +354,47 @@ elapsed=$(($(date +%s) - start))
 			       events ? "(as above)" : runs["smbdirect-perf", key])
 		}
 	}' "$raw"
+	if [ "$(wc -l <"$raw_modes")" -gt 1 ]; then
+		echo
+		echo "Thread modes (smbdirect-perf on both sides in the same mode; medians of $runs runs, modes interleaved):"
+		echo
+		awk -F, '
+		NR == 1 { next }
+		{
+			key = $2 "," $3
+			if (!(key in seen)) { seen[key] = 1; order[++nk] = key }
+			iters[key] = $4
+			if ($6 != "") { n = ++cnt[$1, key]; val[$1, key, n] = $6 + 0 }
+			runs[$1, key] = runs[$1, key] (runs[$1, key] == "" ? "" : " ") ($6 == "" ? "fail" : $6)
+		}
+		function median(tool, key,    n, i, j, a, v) {
+			n = cnt[tool, key]
+			if (n == 0) return ""
+			for (i = 1; i <= n; i++) a[i] = val[tool, key, i]
+			for (i = 2; i <= n; i++) {
+				v = a[i]
+				for (j = i - 1; j >= 1 && a[j] > v; j--) a[j + 1] = a[j]
+				a[j + 1] = v
+			}
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		END {
+			print "| measurement | #bytes | #iterations | caller-thread | rdma-thread | ratio (rdma-thread / caller-thread) | runs caller | runs rdma |"
+			print "|---|---:|---:|---:|---:|---:|---|---|"
+			for (k = 1; k <= nk; k++) {
+				key = order[k]
+				split(key, part, ",")
+				t = part[1]
+				what = t == "send_lat" ? "send/recv latency, t_typical [usec]" : t == "msg_rate" ? "message rate [Mpps]" : t == "write_bw" ? "RDMA write BW average [MB/s]" : "RDMA read BW average [MB/s]"
+				a = median("caller", key)
+				b = median("rdma", key)
+				ratio = (a == "" || b == "" || a == 0) ? "n/a" : sprintf("%.2f", b / a)
+				printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", what, part[2], iters[key],
+				       a == "" ? "fail" : sprintf("%.4g", a), b == "" ? "fail" : sprintf("%.4g", b),
+				       ratio, runs["caller", key], runs["rdma", key])
+			}
+		}' "$raw_modes"
+	fi
 } >"$out/report.md"
 
 echo

@@ -157,6 +157,12 @@ run_test() {
 t_negotiate() { pair 60 "" negotiate; }
 t_negotiate_server_small() { pair 60 "--small" negotiate; }
 t_negotiate_client_small() { pair 60 "" negotiate --small; }
+# The same over IPv6 (rxe0 has fd00:9::1 too): listen, connect, negotiate,
+# largest echo.
+t_negotiate_ipv6() {
+	local addr=fd00:9::1
+	pair 60 "" negotiate
+}
 
 # b. 10,000 echoes of random sizes, checksummed, default sizes.
 t_messages() { pair 400 "" messages --count 10000; }
@@ -367,6 +373,7 @@ total_start=$(ms)
 run_test negotiate t_negotiate
 run_test negotiate-server-small t_negotiate_server_small
 run_test negotiate-client-small t_negotiate_client_small
+run_test negotiate-ipv6 t_negotiate_ipv6
 run_test messages t_messages
 run_test messages-small t_messages_small
 run_test rdma t_rdma

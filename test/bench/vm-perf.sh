@@ -1,12 +1,17 @@
 #!/bin/bash
 # perftest and smbdirect-perf side by side, in ONE boot of the soft-RoCE
-# guest, on rxe0 (10.9.0.1, loopback): ib_send_lat, ib_write_bw and
-# ib_read_bw (-R) against smbdirect-perf's send_lat, write_bw and read_bw
-# at the same sizes, tx depth and iteration counts. perftest runs a second
-# time with -e (sleeping on CQ events, as libsmbdirect's tevent loop does)
-# for informative rows without a goal. Every measurement is
-# repeated RUNS times, the tools interleaved, and the median is used. The
-# report (markdown) goes to stdout and to OUT/report.md.
+# guest, on rxe0 (10.9.0.1, loopback), like for like:
+#  - ib_send_lat against smbdirect-perf send_lat, busy polling (perftest's
+#    default; smbdirect-perf --busy-poll) and sleeping on completion events
+#    (-e; smbdirect-perf's default), with --wire-size so that a message is
+#    one work request; and with the default 1364-byte SMB-Direct messages
+#    as an informative row;
+#  - ib_write_bw / ib_read_bw against write_bw / read_bw, busy and events;
+#  - (section "modes") smbdirect-perf in caller-thread against rdma-thread
+#    mode: latency and message rate at 64 and 1340 bytes, RDMA at 1 MiB.
+# Every measurement is repeated RUNS times, the tools interleaved, and the
+# median is used. The report (markdown) goes to stdout and to
+# OUT/report.md.
 #
 # Runs INSIDE the guest (it needs rxe0); from the host, use
 # test/bench/run-vm-perf.sh, or:
@@ -146,32 +151,35 @@ perftest_once() {
 	return 1
 }
 
-# One smbdirect-perf measurement, same parameters and result. A fifth
-# argument, a thread mode (caller or rdma), is given to both sides.
+# One smbdirect-perf measurement, same parameters and result. Further
+# arguments go to both sides (a thread mode, --busy-poll, --wire-size);
+# VARIANT (a name for the logs) says which.
 smbd_once() {
-	local test="$1" size="$2" n="$3" run="$4" mode="${5:-caller}"
-	local attempt srv cli spid value t0
+	local test="$1" size="$2" n="$3" run="$4"
+	local attempt srv cli spid value t0 tag
+	shift 4
+	local -a extra=("$@")
 	local -a args=(--csv -s "$size" -n "$n" --test "$test")
 	result=
+	tag="${VARIANT:-default}"
 	if [ "$test" = send_lat ]; then
 		args+=(--warmup 4)
 	else
 		args+=(-t "$depth")
 	fi
-	args+=(--thread-mode "$mode")
 	for attempt in 1 2 3; do
 		port_smbd=$((port_smbd + 1))
-		srv="$out/logs/smbdirect-perf-$mode-$test-$size-r$run-a$attempt.server"
-		cli="$out/logs/smbdirect-perf-$mode-$test-$size-r$run-a$attempt.client"
-		"$perf" -p "$port_smbd" --thread-mode "$mode" >"$srv" 2>&1 &
+		srv="$out/logs/smbdirect-perf-$tag-$test-$size-r$run-a$attempt.server"
+		cli="$out/logs/smbdirect-perf-$tag-$test-$size-r$run-a$attempt.client"
+		"$perf" -p "$port_smbd" "${extra[@]}" >"$srv" 2>&1 &
 		spid=$!
 		if ! wait_ready "$srv" "$spid"; then
 			stop_server "$spid"
 			continue
 		fi
 		t0=$(date +%s.%N)
-		timeout 300 "$perf" "${args[@]}" -p "$port_smbd" "$addr" \
-			>"$cli" 2>"$cli.err"
+		timeout 300 "$perf" "${args[@]}" "${extra[@]}" -p "$port_smbd" \
+			"$addr" >"$cli" 2>"$cli.err"
 		echo "vm-perf: client wall time $(echo "$(date +%s.%N) $t0" | awk '{ printf("%.2f", $1 - $2) }') s" >>"$cli.err"
 		stop_server "$spid"
 		# CSV: bytes is column 3, t_typical_us 8, bw_avg_mib_s 14.
@@ -211,30 +219,42 @@ case " $sections " in
 *" perftest "*) ;;
 *) runs_perftest=0 ;;
 esac
+# Like for like: perftest busy-polls its CQ by default, and sleeps on
+# completion events with -e, as libsmbdirect's tevent loop does unless
+# --busy-poll. Message tests use --wire-size SIZE+24 (at most 64 KiB+24),
+# so that a message is one work request as in ib_send_lat; the "1364"
+# variant keeps the Linux peers' 1364-byte messages (fragmentation).
+wire_for() {
+	local w=$(($1 + 24))
+	[ "$w" -le 65560 ] || w=65560
+	[ "$w" -ge 128 ] || w=128
+	echo "$w"
+}
 for run in $(seq 1 "${runs_perftest:-$runs}"); do
 	for size in $sizes; do
 		n=$(iters_for lat "$size")
+		w=$(wire_for "$size")
 		perftest_once ib_send_lat "$size" "$n" "$run"
-		record perftest send_lat "$size" "$n" "$run" "$result"
-		smbd_once send_lat "$size" "$n" "$run"
-		record smbdirect-perf send_lat "$size" "$n" "$run" "$result"
-		# perftest sleeping on CQ events, as libsmbdirect's tevent
-		# loop does: an informative second reference.
+		record perftest:busy send_lat "$size" "$n" "$run" "$result"
+		VARIANT=busy smbd_once send_lat "$size" "$n" "$run" --busy-poll --wire-size "$w"
+		record smbdirect-perf:busy send_lat "$size" "$n" "$run" "$result"
 		perftest_once ib_send_lat "$size" "$n" "$run" -e
-		record perftest send_lat_events "$size" "$n" "$run" "$result"
+		record perftest:events send_lat "$size" "$n" "$run" "$result"
+		VARIANT=events smbd_once send_lat "$size" "$n" "$run" --wire-size "$w"
+		record smbdirect-perf:events send_lat "$size" "$n" "$run" "$result"
+		VARIANT=1364 smbd_once send_lat "$size" "$n" "$run"
+		record smbdirect-perf:1364 send_lat "$size" "$n" "$run" "$result"
 		n=$(iters_for bw "$size")
-		perftest_once ib_write_bw "$size" "$n" "$run"
-		record perftest write_bw "$size" "$n" "$run" "$result"
-		smbd_once write_bw "$size" "$n" "$run"
-		record smbdirect-perf write_bw "$size" "$n" "$run" "$result"
-		perftest_once ib_write_bw "$size" "$n" "$run" -e
-		record perftest write_bw_events "$size" "$n" "$run" "$result"
-		perftest_once ib_read_bw "$size" "$n" "$run"
-		record perftest read_bw "$size" "$n" "$run" "$result"
-		smbd_once read_bw "$size" "$n" "$run"
-		record smbdirect-perf read_bw "$size" "$n" "$run" "$result"
-		perftest_once ib_read_bw "$size" "$n" "$run" -e
-		record perftest read_bw_events "$size" "$n" "$run" "$result"
+		for t in write_bw read_bw; do
+			perftest_once "ib_$t" "$size" "$n" "$run"
+			record perftest:busy "$t" "$size" "$n" "$run" "$result"
+			VARIANT=busy smbd_once "$t" "$size" "$n" "$run" --busy-poll
+			record smbdirect-perf:busy "$t" "$size" "$n" "$run" "$result"
+			perftest_once "ib_$t" "$size" "$n" "$run" -e
+			record perftest:events "$t" "$size" "$n" "$run" "$result"
+			VARIANT=events smbd_once "$t" "$size" "$n" "$run"
+			record smbdirect-perf:events "$t" "$size" "$n" "$run" "$result"
+		done
 	done
 done
 
@@ -257,7 +277,7 @@ case " $sections " in
 				n=$(iters_for bw "$size")
 			fi
 			for mode in caller rdma; do
-				smbd_once "$t" "$size" "$n" "$run" "$mode"
+				VARIANT="$mode" smbd_once "$t" "$size" "$n" "$run" --thread-mode "$mode"
 				raw="$raw_modes" record "$mode" "$t" "$size" "$n" "$run" "$result"
 			done
 		done
@@ -270,7 +290,7 @@ elapsed=$(($(date +%s) - start))
 {
 	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); guest kernel $(uname -r), $(nproc) vCPUs, device rxe0 on dummy0 ($addr, loopback)"
 	echo "- Tools: perftest $(dpkg-query -W -f '${Version}' perftest 2>/dev/null || echo '?') (\`-R -F\`), $("$perf" --version 2>/dev/null)"
-	echo "- Medians of $runs runs per cell, tools interleaved; tx depth $depth for the bandwidth tests (\`-t\` of both tools); latency is t_typical (the median one-way latency, round trip / 2), bandwidth is BW average in MB/s (MB = 2^20 bytes)"
+	echo "- Medians of $runs runs per cell, tools interleaved; tx depth $depth for the bandwidth tests (\`-t\` of both tools); latency is t_typical (the median one-way latency, round trip / 2), bandwidth is BW average in MB/s (MB = 2^20 bytes). Busy rows: both tools poll without sleeping (perftest's default, smbdirect-perf \`--busy-poll\`); event rows: both sleep until a completion event (\`-e\`, smbdirect-perf's default)."
 	echo "- Perf script run time: ${elapsed} s"
 	echo
 	awk -F, '
@@ -293,6 +313,25 @@ elapsed=$(($(date +%s) - start))
 		}
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
+	function row(key, what, ref, mine, goal,    p, s, r, ratio, met, part) {
+		split(key, part, ",")
+		p = median(ref, key)
+		s = median(mine, key)
+		if (p == "" && s == "") return
+		if (p == "" || s == "" || p == 0) {
+			ratio = "n/a"; met = "n/a"
+		} else {
+			r = s / p
+			ratio = sprintf("%.2f", r)
+			if (goal == "-") met = "-"
+			else if (part[1] == "send_lat") met = (r <= 1.2) ? "yes" : "no"
+			else met = (r >= 0.95) ? "yes" : "no"
+		}
+		printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", what,
+		       part[2], iters[key], p == "" ? "fail" : sprintf("%.2f", p),
+		       s == "" ? "fail" : sprintf("%.2f", s), ratio, goal, met)
+		list[++nl] = key "|" ref "|" mine
+	}
 	END {
 		print "| measurement | #bytes | #iterations | perftest | smbdirect-perf | ratio (smbdirect-perf / perftest) | goal | met |"
 		print "|---|---:|---:|---:|---:|---:|---|---|"
@@ -300,58 +339,25 @@ elapsed=$(($(date +%s) - start))
 			key = order[k]
 			split(key, part, ",")
 			t = part[1]
-			skey = key
-			base = t
-			events = sub(/_events$/, "", base)
-			if (events) skey = base "," part[2]
-			if (base == "send_lat") {
-				what = "send/recv latency, t_typical [usec]"
-				prog = "ib_send_lat"
-				goal = "<= 1.20"
-			} else if (base == "write_bw") {
-				what = "RDMA write BW average [MB/s]"
-				prog = "ib_write_bw"
-				goal = ">= 0.95"
+			if (t == "send_lat") {
+				row(key, "send/recv latency [usec], busy polling (`ib_send_lat` / `send_lat --busy-poll --wire-size`)", "perftest:busy", "smbdirect-perf:busy", "<= 1.20")
+				row(key, "send/recv latency [usec], sleeping on events (`ib_send_lat -e` / `send_lat --wire-size`)", "perftest:events", "smbdirect-perf:events", "<= 1.20")
+				row(key, "send/recv latency [usec], 1364-byte SMB-Direct messages (`ib_send_lat -e` / `send_lat`), informative", "perftest:events", "smbdirect-perf:1364", "-")
 			} else {
-				what = "RDMA read BW average [MB/s]"
-				prog = "ib_read_bw"
-				goal = ">= 0.95"
+				w = t == "write_bw" ? "RDMA write" : "RDMA read"
+				row(key, w " BW average [MB/s], busy polling (`ib_" t "` / `" t " --busy-poll`)", "perftest:busy", "smbdirect-perf:busy", ">= 0.95")
+				row(key, w " BW average [MB/s], sleeping on events (`ib_" t " -e` / `" t "`)", "perftest:events", "smbdirect-perf:events", ">= 0.95")
 			}
-			if (events) {
-				what = what " (`" prog " -e` / `" base "`), informative"
-				goal = "-"
-			} else {
-				what = what " (`" prog "` / `" base "`)"
-			}
-			p = median("perftest", key)
-			s = median("smbdirect-perf", skey)
-			if (p == "" || s == "" || p == 0) {
-				ratio = "n/a"; met = "n/a"
-			} else {
-				r = s / p
-				ratio = sprintf("%.2f", r)
-				if (events) met = "-"
-				else if (t == "send_lat") met = (r <= 1.2) ? "yes" : "no"
-				else met = (r >= 0.95) ? "yes" : "no"
-			}
-			printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", what,
-			       part[2], iters[key], p == "" ? "fail" : sprintf("%.2f", p),
-			       s == "" ? "fail" : sprintf("%.2f", s), ratio, goal, met)
 		}
 		print ""
 		print "Every run (in order):"
 		print ""
-		print "| test | #bytes | perftest runs | smbdirect-perf runs |"
-		print "|---|---:|---|---|"
-		for (k = 1; k <= nk; k++) {
-			key = order[k]
-			split(key, part, ",")
-			name = part[1]
-			events = sub(/_events$/, "", name)
-			if (events) name = name " (perftest with -e)"
-			printf("| %s | %s | %s | %s |\n", name, part[2],
-			       runs["perftest", key],
-			       events ? "(as above)" : runs["smbdirect-perf", key])
+		print "| test | #bytes | reference | runs | smbdirect-perf | runs |"
+		print "|---|---:|---|---|---|---|"
+		for (k = 1; k <= nl; k++) {
+			split(list[k], f, "|")
+			split(f[1], part, ",")
+			printf("| %s | %s | %s | %s | %s | %s |\n", part[1], part[2], f[2], runs[f[2], f[1]], f[3], runs[f[3], f[1]])
 		}
 	}' "$raw"
 	if [ "$(wc -l <"$raw_modes")" -gt 1 ]; then

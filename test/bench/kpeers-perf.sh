@@ -19,7 +19,7 @@
 # Exit status: 0 if every row produced every figure, 1 otherwise.
 #
 # Adding a row (e.g. our bridge or our server): write ROW_setup (once per
-# boot; 0 = ready) and ROW_measure (prints "WRITE READ" in MiB/s), then
+# boot; 0 = ready) and ROW_measure RUN (prints "WRITE READ" in MiB/s), then
 # add_row ROW "label" below. kpeers.sh's helpers (kp_mount, kp_dd_write,
 # kp_dd_read, ...) and the source file $src are there to use.
 set -uo pipefail
@@ -41,7 +41,7 @@ mkdir -p "$out/logs"
 KP_STATE="$out/ksmbd"
 src=/tmp/kpeers-bench.bin
 raw="$out/raw.csv"
-echo "row,run,write_mib_s,read_mib_s" >"$raw"
+echo "row,run,write_mib_s,read_mib_s,load1" >"$raw"
 failures=0
 
 log() { echo "kpeers-perf: $*" >&2; }
@@ -77,19 +77,20 @@ cifs_tcp_setup() { smb_setup tcp "$tcp_vers" "/mnt/bench-tcp-$tcp_vers"; }
 cifs_tcp_measure() { smb_measure "/mnt/bench-tcp-$tcp_vers" "bench-tcp-$tcp_vers"; }
 
 # --- raw verbs: perftest --------------------------------------------------------
-perftest_port=18515
-# perftest_bw PROG: PROG (ib_read_bw or ib_write_bw) -R -s 1M over
+# perftest_bw PROG RUN: PROG (ib_read_bw or ib_write_bw) -R -s 1M over
 # $size_mb iterations on $KP_ADDR, server and client in this guest; prints
 # the BW average (perftest's MB/sec, which are MiB/s). Under TCG perftest
-# sometimes refuses to report ("r^2 < 0.9"): up to 5 attempts.
+# sometimes refuses to report ("r^2 < 0.9"): up to 5 attempts, each on a
+# port of its own.
 perftest_bw() {
-	local prog=$1 attempt spid srv cli v i
+	local prog=$1 run=$2 attempt spid srv cli v i port
 	local -a args=(-R -F -s 1048576 -n "$size_mb")
 	for attempt in 1 2 3 4 5; do
-		perftest_port=$((perftest_port + 1))
-		srv="$out/logs/$prog-a$attempt-$perftest_port.server"
-		cli="$out/logs/$prog-a$attempt-$perftest_port.client"
-		timeout 120 stdbuf -oL "$prog" "${args[@]}" -p "$perftest_port" >"$srv" 2>&1 &
+		port=$((18515 + run * 10 + attempt))
+		[ "$prog" = ib_read_bw ] || port=$((port + 5))
+		srv="$out/logs/$prog-r$run-a$attempt.server"
+		cli="$out/logs/$prog-r$run-a$attempt.client"
+		timeout 120 stdbuf -oL "$prog" "${args[@]}" -p "$port" >"$srv" 2>&1 &
 		spid=$!
 		for i in $(seq 1 300); do
 			grep -q "Waiting for client" "$srv" 2>/dev/null && break
@@ -97,7 +98,7 @@ perftest_bw() {
 			sleep 0.1
 		done
 		[ "$i" -lt 300 ] || log "$prog: no server banner after 30 s"
-		timeout 120 "$prog" "${args[@]}" -p "$perftest_port" "$KP_ADDR" >"$cli" 2>&1
+		timeout 120 "$prog" "${args[@]}" -p "$port" "$KP_ADDR" >"$cli" 2>&1
 		# A server whose client gave up would wait for ever: bounded by
 		# its timeout, cut short here.
 		for i in $(seq 1 50); do
@@ -119,8 +120,8 @@ perftest_bw() {
 raw_verbs_setup() { :; }
 raw_verbs_measure() {
 	local w r
-	w="$(perftest_bw ib_read_bw)" || return 1
-	r="$(perftest_bw ib_write_bw)" || return 1
+	w="$(perftest_bw ib_read_bw "$1")" || return 1
+	r="$(perftest_bw ib_write_bw "$1")" || return 1
 	echo "$w $r"
 }
 
@@ -162,11 +163,12 @@ done
 for run in $(seq 1 "$runs"); do
 	for id in "${selected[@]}"; do
 		[ -n "${ready[$id]:-}" ] || continue
-		if res="$("${id}_measure" 2>>"$out/logs/$id.measure")" && [ -n "$res" ]; then
-			echo "$id,$run,${res% *},${res#* }" >>"$raw"
-			log "run $run $id: write ${res% *} read ${res#* } MiB/s"
+		load1="$(cut -d' ' -f1 /proc/loadavg)"
+		if res="$("${id}_measure" "$run" 2>>"$out/logs/$id.measure")" && [ -n "$res" ]; then
+			echo "$id,$run,${res% *},${res#* },$load1" >>"$raw"
+			log "run $run $id: write ${res% *} read ${res#* } MiB/s (guest load $load1)"
 		else
-			echo "$id,$run,," >>"$raw"
+			echo "$id,$run,,,$load1" >>"$raw"
 			log "run $run $id: FAILED: $(tail -n 2 "$out/logs/$id.measure" | tr '\n' ' ')"
 			failures=$((failures + 1))
 		fi

@@ -153,7 +153,7 @@ t_rdma_umount() {
 	kp_dd_mibs if="$src" of="$mp/small" bs=1M count=4 oflag=direct >/dev/null || return 1
 	kp_umount "$mp" || return 1
 	sleep 3
-	kp_dmesg_check
+	kp_dmesg_check "test kpeers-rdma-umount"
 }
 
 # --- the kernel log -------------------------------------------------------------

@@ -292,15 +292,19 @@ kp_write_read_check() {
 	[ "$back" = "$want" ] || { kp_say "$name read back through $mp differs from the source"; return 1; }
 }
 
-# kp_dmesg_check: look for kernel reports (oops, BUG, WARNING, panic, ...)
-# in the kernel log and print each with the kpeers marker it followed and
-# its call trace's first functions. Returns 0 if there is none; 2 if every
+# kp_dmesg_check [SINCE]: look for kernel reports (oops, BUG, WARNING,
+# panic, ...) in the kernel log (only after the last marker "kpeers: SINCE"
+# if given) and print each with the kpeers marker it followed and its call
+# trace's first functions. Returns 0 if there is none; 2 if every
 # report is the known 6.1 cifs SMB-Direct teardown race (a trace through
 # smbd_destroy, __ib_drain_rq, smbd_disconnect_rdma_work or
 # rdma_disconnect after a "kpeers: umount" marker): a kernel bug, not a
 # failure of the test that ran; 1 if any other report is there.
 kp_dmesg_check() {
-	dmesg 2>/dev/null | awk -v teardown_funcs='smbd_destroy|__ib_drain_rq|smbd_disconnect_rdma_work|rdma_disconnect' '
+	dmesg 2>/dev/null | awk -v since="${1:+kpeers: $1}" '
+		{ line[NR] = $0; if (since != "" && index($0, since)) from = NR }
+		END { for (i = (from ? from : 1); i <= NR; i++) print line[i] }' |
+		awk -v teardown_funcs='smbd_destroy|__ib_drain_rq|smbd_disconnect_rdma_work|rdma_disconnect' '
 		/kpeers: / { sub(/.*kpeers: /, ""); phase = $0; next }
 		/(Oops|BUG:|WARNING:|general protection fault|Kernel panic|kernel BUG|UBSAN:|KASAN:|refcount_t:|list_(add|del) corruption)/ {
 			if (n > 0) close_report()

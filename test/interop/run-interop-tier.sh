@@ -62,7 +62,7 @@ cp "$here/test/interop/kpeers.sh" "$here/test/interop/interop-tests.sh" "$stage/
 	env BUILD_DIR="$build" KPEERS_MB="${KPEERS_MB:-64}" \
 	KPEERS_UMOUNT="${KPEERS_UMOUNT:-}" KP_FAULT="${KP_FAULT:-}" \
 	bash "$stage/interop-tests.sh" "$kpeers" "$@") 2>"$out/run.stderr" |
-	tr -d '\r' | grep --line-buffered -E '^(PASS|FAIL|  \| |interop: |interop-tests: )' |
+	stdbuf -oL tr -d '\r' | grep --line-buffered -E '^(PASS|FAIL|  \| |interop: |interop-tests: )' |
 	tee "$out/report.txt"
 rc=${PIPESTATUS[0]}
 echo "interop tier: exit $rc after $(($(date +%s) - start)) s (limit $timeout s for the boot); logs in $out"

@@ -15,6 +15,7 @@
 #   SIZE_MB   file size and perftest volume in MiB (default 64)
 #   TCP_VERS  dialect of the TCP row (default 3.0)
 #   ROWS      row ids to measure (default: all, in registration order)
+#   REF_ROW   the row the ratios refer to (default raw_verbs)
 #   OUT       results directory (default $SDVM_OUT/kpeers-perf)
 # Exit status: 0 if every row produced every figure, 1 otherwise.
 #
@@ -41,7 +42,7 @@ mkdir -p "$out/logs"
 KP_STATE="$out/ksmbd"
 src=/tmp/kpeers-bench.bin
 raw="$out/raw.csv"
-echo "row,run,write_mib_s,read_mib_s,load1" >"$raw"
+echo "row,run,write_mib_s,read_mib_s,load1,rxe_retries" >"$raw"
 failures=0
 
 log() { echo "kpeers-perf: $*" >&2; }
@@ -77,19 +78,24 @@ cifs_tcp_setup() { smb_setup tcp "$tcp_vers" "/mnt/bench-tcp-$tcp_vers"; }
 cifs_tcp_measure() { smb_measure "/mnt/bench-tcp-$tcp_vers" "bench-tcp-$tcp_vers"; }
 
 # --- raw verbs: perftest --------------------------------------------------------
-# perftest_bw PROG RUN: PROG (ib_read_bw or ib_write_bw) -R -s 1M over
-# $size_mb iterations on $KP_ADDR, server and client in this guest; prints
-# the BW average (perftest's MB/sec, which are MiB/s). Under TCG perftest
-# sometimes refuses to report ("r^2 < 0.9"): up to 5 attempts, each on a
-# port of its own.
+# perftest_bw PROG RUN [OPTIONS...]: PROG (ib_read_bw or ib_write_bw) -R
+# -s 1M over $size_mb iterations on $KP_ADDR, server and client in this
+# guest; prints the BW average (perftest's MB/sec, which are MiB/s). Under
+# TCG perftest sometimes refuses to report ("r^2 < 0.9"): up to 5
+# attempts, each on a port of its own.
+perftest_port=18515
 perftest_bw() {
-	local prog=$1 run=$2 attempt spid srv cli v i port
-	local -a args=(-R -F -s 1048576 -n "$size_mb")
+	local prog=$1 run=$2 attempt spid srv cli v i port tag
+	shift 2
+	local -a args=(-R -F -s 1048576 -n "$size_mb" "$@")
+	tag="$(echo "$*" | tr -d ' -')"
 	for attempt in 1 2 3 4 5; do
-		port=$((18515 + run * 10 + attempt))
-		[ "$prog" = ib_read_bw ] || port=$((port + 5))
-		srv="$out/logs/$prog-r$run-a$attempt.server"
-		cli="$out/logs/$prog-r$run-a$attempt.client"
+		# (called in a subshell: the port cannot be a counter)
+		port=$((perftest_port + (run * 10 + attempt) * 4))
+		[ "$prog" = ib_read_bw ] || port=$((port + 1))
+		[ -z "$tag" ] || port=$((port + 2))
+		srv="$out/logs/$prog$tag-r$run-a$attempt.server"
+		cli="$out/logs/$prog$tag-r$run-a$attempt.client"
 		timeout 120 stdbuf -oL "$prog" "${args[@]}" -p "$port" >"$srv" 2>&1 &
 		spid=$!
 		for i in $(seq 1 300); do
@@ -124,12 +130,25 @@ raw_verbs_measure() {
 	r="$(perftest_bw ib_write_bw "$1")" || return 1
 	echo "$w $r"
 }
+# The same with one operation in flight (-t 1): on rxe0's loopback, deeper
+# queues make rxe retransmit (duplicate_request, completer_retry_err in
+# the rxe column), which the default depth suffers from.
+raw_verbs_t1_setup() { :; }
+raw_verbs_t1_measure() {
+	local w r
+	w="$(perftest_bw ib_read_bw "$1" -t 1)" || return 1
+	r="$(perftest_bw ib_write_bw "$1" -t 1)" || return 1
+	echo "$w $r"
+}
 
-# Rows in report order. raw_verbs is the reference of the ratios.
+# Rows in report order. REF_ROW (default raw_verbs) is the reference of
+# the ratios.
 add_row cifs_rdma_30 "cifs → ksmbd, SMB Direct 3.0"
 add_row cifs_rdma_311 "cifs → ksmbd, SMB Direct 3.1.1"
 add_row cifs_tcp "cifs → ksmbd, TCP $tcp_vers"
-add_row raw_verbs "raw verbs, perftest -R -s 1M (write: ib_read_bw, read: ib_write_bw)"
+add_row raw_verbs "raw verbs: perftest -R -s 1M (write: ib_read_bw, read: ib_write_bw)"
+add_row raw_verbs_t1 "raw verbs: the same with -t 1"
+ref_row="${REF_ROW:-raw_verbs}"
 
 if [ -n "${ROWS:-}" ]; then
 	read -r -a selected <<<"$ROWS"
@@ -160,15 +179,22 @@ for id in "${selected[@]}"; do
 done
 
 # --- runs, rows interleaved ---------------------------------------------------------
+# rxe0's count of retransmission symptoms (requests seen twice, requester
+# retries): non-zero means rxe lost time to timeouts.
+rxe_retries() {
+	echo $(($(kp_rxe_counter duplicate_request) + $(kp_rxe_counter completer_retry_err)))
+}
 for run in $(seq 1 "$runs"); do
 	for id in "${selected[@]}"; do
 		[ -n "${ready[$id]:-}" ] || continue
 		load1="$(cut -d' ' -f1 /proc/loadavg)"
+		retries0=$(rxe_retries)
 		if res="$("${id}_measure" "$run" 2>>"$out/logs/$id.measure")" && [ -n "$res" ]; then
-			echo "$id,$run,${res% *},${res#* },$load1" >>"$raw"
-			log "run $run $id: write ${res% *} read ${res#* } MiB/s (guest load $load1)"
+			retries=$(($(rxe_retries) - retries0))
+			echo "$id,$run,${res% *},${res#* },$load1,$retries" >>"$raw"
+			log "run $run $id: write ${res% *} read ${res#* } MiB/s (guest load $load1, rxe retransmits $retries)"
 		else
-			echo "$id,$run,,,$load1" >>"$raw"
+			echo "$id,$run,,,$load1," >>"$raw"
 			log "run $run $id: FAILED: $(tail -n 2 "$out/logs/$id.measure" | tr '\n' ' ')"
 			failures=$((failures + 1))
 		fi
@@ -185,19 +211,20 @@ median() {
 }
 runs_of() { awk -F, -v id="$1" -v c="$2" '$1 == id { printf "%s%s", sep, ($c == "" ? "-" : $c); sep = " " }' "$raw"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "n/a" }'; }
-rw="$(median raw_verbs 3)"
-rr="$(median raw_verbs 4)"
+rw="$(median "$ref_row" 3)"
+rr="$(median "$ref_row" 4)"
+sum_of() { awk -F, -v id="$1" '$1 == id { s += $6 } END { print s + 0 }' "$raw"; }
 {
-	echo "| path | write MiB/s | read MiB/s | write / raw | read / raw | runs (write; read) |"
-	echo "|---|---:|---:|---:|---:|---|"
+	echo "| path | write MiB/s | read MiB/s | write / raw | read / raw | runs (write; read) | rxe retransmits |"
+	echo "|---|---:|---:|---:|---:|---|---:|"
 	for id in "${selected[@]}"; do
 		[ -n "${row_label[$id]+x}" ] || continue
 		w="$(median "$id" 3)"
 		r="$(median "$id" 4)"
-		echo "| ${row_label[$id]} | $w | $r | $(ratio "$w" "$rw") | $(ratio "$r" "$rr") | $(runs_of "$id" 3); $(runs_of "$id" 4) |"
+		echo "| ${row_label[$id]} | $w | $r | $(ratio "$w" "$rw") | $(ratio "$r" "$rr") | $(runs_of "$id" 3); $(runs_of "$id" 4) | $(sum_of "$id") |"
 	done
 	echo
-	echo "Medians of $runs runs in one boot (rows interleaved), $size_mb MiB per run, dd bs=1M oflag=direct / iflag=direct through the cifs mount; rxe0 on dummy0 (loopback, 10.9.0.1); guest kernel $(uname -r) under qemu TCG; $(($(date +%s) - start)) s of measuring. Ratios: SMB writes against ib_read_bw (ksmbd RDMA-reads the client's buffers), SMB reads against ib_write_bw."
+	echo "Medians of $runs runs in one boot (rows interleaved), $size_mb MiB per run, dd bs=1M oflag=direct / iflag=direct through the cifs mount; rxe0 on dummy0 (loopback, 10.9.0.1); guest kernel $(uname -r) under qemu TCG; $(($(date +%s) - start)) s of measuring. Ratios against the row \"${row_label[$ref_row]:-$ref_row}\": SMB writes against ib_read_bw (ksmbd RDMA-reads the client's buffers), SMB reads against ib_write_bw. rxe retransmits: duplicate_request + completer_retry_err on rxe0 over all runs of the row."
 } | tee "$out/report.md"
 log "$failures failure(s)"
 [ $failures -eq 0 ]

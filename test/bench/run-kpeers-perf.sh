@@ -5,7 +5,7 @@
 # reuses) the kernel peers with buildtools/kpeers/build.sh first.
 #
 # Usage: bash test/bench/run-kpeers-perf.sh
-# Environment: RUNS, SIZE_MB, TCP_VERS, ROWS as for kpeers-perf.sh (passed
+# Environment: RUNS, SIZE_MB, TCP_VERS, ROWS, REF_ROW as for kpeers-perf.sh (passed
 #   on); VM_TIMEOUT seconds before qemu is stopped (default 900);
 #   SMBDIRECT_CACHE as for build.sh and run.sh.
 # Exit status: kpeers-perf.sh's (0: every figure measured), 124 if the guest
@@ -29,7 +29,7 @@ load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s)
 (cd "$out" && bash "$top/buildtools/vm/run.sh" -t "${VM_TIMEOUT:-900}" -o "$out" -- \
 	env RUNS="${RUNS:-3}" SIZE_MB="${SIZE_MB:-64}" TCP_VERS="${TCP_VERS:-3.0}" \
-	ROWS="${ROWS:-}" bash "$out/kpeers-perf.sh" "$kpeers") 2>&1 |
+	ROWS="${ROWS:-}" REF_ROW="${REF_ROW:-raw_verbs}" bash "$out/kpeers-perf.sh" "$kpeers") 2>&1 |
 	tee "$out/host.log" | tr -d '\r' |
 	grep --line-buffered -E '^(kpeers-perf|kpeers|vm|sdvm-init):' >&2
 rc=${PIPESTATUS[0]}

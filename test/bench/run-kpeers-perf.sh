@@ -30,7 +30,7 @@ start=$(date +%s)
 (cd "$out" && bash "$top/buildtools/vm/run.sh" -t "${VM_TIMEOUT:-900}" -o "$out" -- \
 	env RUNS="${RUNS:-3}" SIZE_MB="${SIZE_MB:-64}" TCP_VERS="${TCP_VERS:-3.0}" \
 	ROWS="${ROWS:-}" REF_ROW="${REF_ROW:-raw_verbs}" bash "$out/kpeers-perf.sh" "$kpeers") 2>&1 |
-	tee "$out/host.log" | tr -d '\r' |
+	tee "$out/host.log" | stdbuf -oL tr -d '\r' |
 	grep --line-buffered -E '^(kpeers-perf|kpeers|vm|sdvm-init):' >&2
 rc=${PIPESTATUS[0]}
 echo "run-kpeers-perf: guest finished with status $rc after" \

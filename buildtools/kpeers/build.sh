@@ -49,7 +49,9 @@ if [ ! -f "$kroot/.done" ]; then
 	KPKG="linux-image-$kver" bash "$here/../vm/build-guest.sh" >/dev/null
 fi
 [ -f "$kroot/.done" ] || die "build-guest.sh left no $kroot"
-kdeb="$(ls "$cache/debs/linux-image-${kver}_"*.deb 2>/dev/null | tail -n 1 || true)"
+# newest_file GLOB...: the last existing match in version order, or nothing.
+newest_file() { printf '%s\n' "$@" | { grep -v '\*' || true; } | sort -V | tail -n 1; }
+kdeb="$(newest_file "$cache/debs/linux-image-${kver}_"*.deb)"
 [ -n "$kdeb" ] || die "no linux-image-$kver .deb in $cache/debs"
 kpkgver="$(dpkg-deb -f "$kdeb" Version)"
 
@@ -127,7 +129,7 @@ private_apt=(-o Dir::Etc::SourceList="$apt_dir/sources.list"
 	-o Dir::State::Lists="$apt_dir/lists"
 	-o Dir::Cache::Archives="$apt_dir/archives"
 	-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=)
-ktdeb="$(ls "$kc/debs/ksmbd-tools_"*.deb 2>/dev/null | sort -V | tail -n 1 || true)"
+ktdeb="$(newest_file "$kc/debs/ksmbd-tools_"*.deb)"
 if [ -z "$ktdeb" ]; then
 	say "ksmbd-tools: apt-get download from bookworm-backports (private apt state in $apt_dir)"
 	"${apt_get[@]}" "${private_apt[@]}" update -q >&2
@@ -140,7 +142,8 @@ if [ -z "$ktdeb" ]; then
 	chown _apt "$kc/debs" 2>/dev/null || true
 	(cd "$kc/debs" && "${apt_get[@]}" "${private_apt[@]}" download -q \
 		"ksmbd-tools=$bpover" >&2)
-	ktdeb="$(ls "$kc/debs/ksmbd-tools_"*.deb | sort -V | tail -n 1)"
+	ktdeb="$(newest_file "$kc/debs/ksmbd-tools_"*.deb)"
+	[ -n "$ktdeb" ] || die "apt-get download left no ksmbd-tools .deb in $kc/debs"
 fi
 ktver="$(dpkg-deb -f "$ktdeb" Version)"
 dpkg --compare-versions "$ktver" ge "$ksmbd_tools_min" ||
@@ -270,7 +273,7 @@ mv "$tree.new" "$tree"
 
 {
 	echo "kernel $kver (Debian $kpkgver), built $(date -u +%FT%TZ)"
-	echo "patches: $(cd "$here" && ls ./*.patch | sed 's|^\./||' | tr '\n' ' ')"
+	echo "patches: $(for p in "${patches[@]}"; do printf '%s ' "$(basename "$p")"; done)"
 	echo "ksmbd-tools $ktver ($(basename "$ktdeb"))"
 	for mod in cifs ksmbd; do
 		f="$tree/lib/modules/$kver/extra/$mod.ko"

@@ -151,8 +151,10 @@ EOF
 kp_ksmbd_pids() { pgrep -x ksmbd.mountd; }
 
 # kp_ksmbd_stop: shut ksmbd down (ksmbd.control -s), wait (30 s at most)
-# for ksmbd.mountd to exit, unmount the share. Unmount cifs mounts of the
-# share first. Leaves ksmbd.ko loaded.
+# for ksmbd.mountd to exit, unmount the share's tmpfs (its files are gone;
+# kp_ksmbd_start makes a new one). Unmount cifs mounts of the share first.
+# Leaves ksmbd.ko loaded; the listeners close. Checked: stop, then start
+# again, then TCP and RDMA mounts work.
 kp_ksmbd_stop() {
 	local kt="$KPEERS_DIR/ksmbd-tools/usr/sbin" p
 	kp_mark "ksmbd stop"

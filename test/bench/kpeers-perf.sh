@@ -1,0 +1,230 @@
+#!/bin/bash
+# Baseline throughput of the Linux kernel's SMB-Direct peers, in ONE boot of
+# the soft-RoCE guest: cifs.ko -> ksmbd.ko over SMB Direct 3.0 and 3.1.1
+# and over TCP (sequential 1 MiB O_DIRECT dd write and read of a SIZE_MB
+# file), with perftest's ib_read_bw / ib_write_bw (-R -s 1M) on rxe0 as the
+# raw-verbs reference. Every row is measured RUNS times, rows interleaved
+# within each run; the report gives medians and ratios to raw verbs (SMB
+# writes against ib_read_bw, since the server RDMA-reads the client's data;
+# SMB reads against ib_write_bw). Markdown to stdout and OUT/report.md.
+#
+# Runs INSIDE the guest; from the host use test/bench/run-kpeers-perf.sh.
+# Usage (in the guest): bash kpeers-perf.sh KPEERS_DIR
+# Environment:
+#   RUNS      repetitions of every row (default 3)
+#   SIZE_MB   file size and perftest volume in MiB (default 64)
+#   TCP_VERS  dialect of the TCP row (default 3.0)
+#   ROWS      row ids to measure (default: all, in registration order)
+#   REF_ROW   the row the ratios refer to (default raw_verbs)
+#   OUT       results directory (default $SDVM_OUT/kpeers-perf)
+# Exit status: 0 if every row produced every figure, 1 otherwise.
+#
+# Adding a row (e.g. our bridge or our server): write ROW_setup (once per
+# boot; 0 = ready) and ROW_measure RUN (prints "WRITE READ" in MiB/s, "-"
+# for a figure it does not have), then
+# add_row ROW "label" below. kpeers.sh's helpers (kp_mount, kp_dd_write,
+# kp_dd_read, ...) and the source file $src are there to use.
+set -uo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+KPEERS_DIR="${1:?usage: kpeers-perf.sh KPEERS_DIR}"
+if [ -f "$here/kpeers.sh" ]; then
+	lib="$here/kpeers.sh"
+else
+	lib="$here/../interop/kpeers.sh"
+fi
+# shellcheck source=test/interop/kpeers.sh
+. "$lib"
+runs="${RUNS:-3}"
+size_mb="${SIZE_MB:-64}"
+tcp_vers="${TCP_VERS:-3.0}"
+out="${OUT:-${SDVM_OUT:-$(mktemp -d)}/kpeers-perf}"
+mkdir -p "$out/logs"
+KP_STATE="$out/ksmbd"
+src=/tmp/kpeers-bench.bin
+raw="$out/raw.csv"
+echo "row,run,write_mib_s,read_mib_s,load1,rxe_retries" >"$raw"
+failures=0
+
+log() { echo "kpeers-perf: $*" >&2; }
+
+row_ids=()
+declare -A row_label
+# add_row ID LABEL: register a row measured by ID_setup and ID_measure.
+add_row() {
+	row_ids+=("$1")
+	row_label[$1]=$2
+}
+
+# --- cifs -> ksmbd rows -----------------------------------------------------
+# smb_setup TRANSPORT VERS MOUNTPOINT / smb_measure MOUNTPOINT NAME: one
+# mount per row for the whole boot (6.1's SMB-Direct teardown is racy);
+# a run writes the source file and reads it back with 1 MiB O_DIRECT I/O
+# and checks the server's copy has the right size.
+smb_setup() { kp_mount "$1" "$2" "$3"; }
+smb_measure() {
+	local mp=$1 name=$2 w r sz
+	w="$(kp_dd_write "$src" "$mp/$name")" || return 1
+	r="$(kp_dd_read "$mp/$name")" || return 1
+	sz="$(stat -c %s "$KP_SHARE_DIR/$name" 2>/dev/null)"
+	[ "$sz" = $((size_mb * 1048576)) ] ||
+		{ kp_say "the server's $name has ${sz:-no} bytes, not $((size_mb * 1048576))"; return 1; }
+	echo "$w $r"
+}
+cifs_rdma_30_setup() { smb_setup rdma 3.0 /mnt/bench-rdma-3.0; }
+cifs_rdma_30_measure() { smb_measure /mnt/bench-rdma-3.0 bench-rdma-3.0; }
+cifs_rdma_311_setup() { smb_setup rdma 3.1.1 /mnt/bench-rdma-3.1.1; }
+cifs_rdma_311_measure() { smb_measure /mnt/bench-rdma-3.1.1 bench-rdma-3.1.1; }
+cifs_tcp_setup() { smb_setup tcp "$tcp_vers" "/mnt/bench-tcp-$tcp_vers"; }
+cifs_tcp_measure() { smb_measure "/mnt/bench-tcp-$tcp_vers" "bench-tcp-$tcp_vers"; }
+
+# --- raw verbs: perftest --------------------------------------------------------
+# perftest_bw PROG RUN [OPTIONS...]: PROG (ib_read_bw or ib_write_bw) -R
+# -s 1M over $size_mb iterations on $KP_ADDR, server and client in this
+# guest; prints the BW average (perftest's MB/sec, which are MiB/s). Under
+# TCG perftest sometimes refuses to report ("r^2 < 0.9"): up to 5
+# attempts, each on a port of its own.
+perftest_port=18515
+perftest_bw() {
+	local prog=$1 run=$2 attempt spid srv cli v i port tag
+	shift 2
+	local -a args=(-R -F -s 1048576 -n "$size_mb" "$@")
+	tag="$(printf '%s' "$*" | tr -d ' -')"
+	for attempt in 1 2 3 4 5; do
+		# (called in a subshell: the port cannot be a counter)
+		port=$((perftest_port + (run * 10 + attempt) * 4))
+		[ "$prog" = ib_read_bw ] || port=$((port + 1))
+		[ -z "$tag" ] || port=$((port + 2))
+		srv="$out/logs/$prog$tag-r$run-a$attempt.server"
+		cli="$out/logs/$prog$tag-r$run-a$attempt.client"
+		timeout 120 stdbuf -oL "$prog" "${args[@]}" -p "$port" >"$srv" 2>&1 &
+		spid=$!
+		for i in $(seq 1 300); do
+			grep -q "Waiting for client" "$srv" 2>/dev/null && break
+			kill -0 "$spid" 2>/dev/null || break
+			sleep 0.1
+		done
+		[ "$i" -lt 300 ] || log "$prog: no server banner after 30 s"
+		timeout 120 "$prog" "${args[@]}" -p "$port" "$KP_ADDR" >"$cli" 2>&1
+		# A server whose client gave up would wait for ever: bounded by
+		# its timeout, cut short here.
+		for i in $(seq 1 50); do
+			kill -0 "$spid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$spid" 2>/dev/null
+		wait "$spid" 2>/dev/null
+		v="$(awk '$1 == 1048576 && $2 ~ /^[0-9]+$/ { v = $4 }
+			END { if (v ~ /^[0-9]+(\.[0-9]+)?$/ && v + 0 > 0) print v }' "$cli")"
+		if [ -n "$v" ]; then
+			echo "$v"
+			return 0
+		fi
+		log "$prog attempt $attempt gave no figure: $(grep -v '^ *$' "$cli" | tail -n 1)"
+	done
+	return 1
+}
+raw_verbs_setup() { :; }
+raw_verbs_measure() {
+	local w r
+	w="$(perftest_bw ib_read_bw "$1")" || return 1
+	r="$(perftest_bw ib_write_bw "$1")" || return 1
+	echo "$w $r"
+}
+# ib_read_bw sleeping on completion events (-e), as the kernel peers do,
+# instead of busy-polling; ib_write_bw has no -e ("Events feature not
+# available on WRITE verb"), so the read column stays empty ("-").
+raw_verbs_ev_setup() { :; }
+raw_verbs_ev_measure() {
+	local w
+	w="$(perftest_bw ib_read_bw "$1" -e)" || return 1
+	echo "$w -"
+}
+
+# Rows in report order. REF_ROW (default raw_verbs) is the reference of
+# the ratios.
+add_row cifs_rdma_30 "cifs → ksmbd, SMB Direct 3.0"
+add_row cifs_rdma_311 "cifs → ksmbd, SMB Direct 3.1.1"
+add_row cifs_tcp "cifs → ksmbd, TCP $tcp_vers"
+add_row raw_verbs "raw verbs: perftest -R -s 1M (write: ib_read_bw, read: ib_write_bw)"
+add_row raw_verbs_ev "raw verbs: ib_read_bw -e (CQ events), the same"
+ref_row="${REF_ROW:-raw_verbs}"
+
+if [ -n "${ROWS:-}" ]; then
+	read -r -a selected <<<"$ROWS"
+else
+	selected=("${row_ids[@]}")
+fi
+
+# --- setup ------------------------------------------------------------------------
+start=$(date +%s)
+log "kernel $(uname -r); $(tr '\n' ';' <"$KPEERS_DIR/BUILDINFO")"
+log "rows: ${selected[*]}; runs: $runs; $size_mb MiB each; output $out"
+kp_load_modules || { log "modules: FAILED"; exit 1; }
+kp_ksmbd_start || { log "ksmbd: FAILED"; exit 1; }
+kp_random_file "$src" "$size_mb" || { log "cannot write $src"; exit 1; }
+declare -A ready
+for id in "${selected[@]}"; do
+	if [ -z "${row_label[$id]+x}" ]; then
+		log "unknown row $id (known: ${row_ids[*]})"
+		failures=$((failures + 1))
+		continue
+	fi
+	if "${id}_setup" >"$out/logs/$id.setup" 2>&1; then
+		ready[$id]=1
+	else
+		log "$id: setup FAILED: $(tail -n 3 "$out/logs/$id.setup" | tr '\n' ' ')"
+		failures=$((failures + 1))
+	fi
+done
+
+# --- runs, rows interleaved ---------------------------------------------------------
+# rxe0's count of retransmission symptoms (requests seen twice, requester
+# retries): non-zero means rxe lost time to timeouts.
+rxe_retries() {
+	echo $(($(kp_rxe_counter duplicate_request) + $(kp_rxe_counter completer_retry_err)))
+}
+for run in $(seq 1 "$runs"); do
+	for id in "${selected[@]}"; do
+		[ -n "${ready[$id]:-}" ] || continue
+		load1="$(cut -d' ' -f1 /proc/loadavg)"
+		retries0=$(rxe_retries)
+		if res="$("${id}_measure" "$run" 2>>"$out/logs/$id.measure")" && [ -n "$res" ]; then
+			retries=$(($(rxe_retries) - retries0))
+			echo "$id,$run,${res% *},${res#* },$load1,$retries" >>"$raw"
+			log "run $run $id: write ${res% *} read ${res#* } MiB/s (guest load $load1, rxe retransmits $retries)"
+		else
+			echo "$id,$run,,,$load1," >>"$raw"
+			log "run $run $id: FAILED: $(tail -n 2 "$out/logs/$id.measure" | tr '\n' ' ')"
+			failures=$((failures + 1))
+		fi
+	done
+done
+
+# --- report -------------------------------------------------------------------------
+# median ID COLUMN (3 = write, 4 = read) of the runs in raw.csv
+median() {
+	awk -F, -v id="$1" -v c="$2" '$1 == id && $c ~ /^[0-9.]+$/ { print $c }' "$raw" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a";
+			else if (NR % 2) print v[(NR + 1) / 2];
+			else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+runs_of() { awk -F, -v id="$1" -v c="$2" '$1 == id { printf "%s%s", sep, ($c == "" ? "-" : $c); sep = " " }' "$raw"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+rw="$(median "$ref_row" 3)"
+rr="$(median "$ref_row" 4)"
+sum_of() { awk -F, -v id="$1" '$1 == id { s += $6 } END { print s + 0 }' "$raw"; }
+{
+	echo "| path | write MiB/s | read MiB/s | write / raw | read / raw | runs (write; read) | rxe retransmits |"
+	echo "|---|---:|---:|---:|---:|---|---:|"
+	for id in "${selected[@]}"; do
+		[ -n "${row_label[$id]+x}" ] || continue
+		w="$(median "$id" 3)"
+		r="$(median "$id" 4)"
+		echo "| ${row_label[$id]} | $w | $r | $(ratio "$w" "$rw") | $(ratio "$r" "$rr") | $(runs_of "$id" 3); $(runs_of "$id" 4) | $(sum_of "$id") |"
+	done
+	echo
+	echo "Medians of $runs runs in one boot (rows interleaved), $size_mb MiB per run, dd bs=1M oflag=direct / iflag=direct through the cifs mount; rxe0 on dummy0 (loopback, 10.9.0.1); guest kernel $(uname -r) under qemu TCG; $(($(date +%s) - start)) s of measuring. Ratios against the row \"${row_label[$ref_row]:-$ref_row}\": SMB writes against ib_read_bw (ksmbd RDMA-reads the client's buffers), SMB reads against ib_write_bw. rxe retransmits: duplicate_request + completer_retry_err on rxe0 over all runs of the row."
+} | tee "$out/report.md"
+log "$failures failure(s)"
+[ $failures -eq 0 ]

@@ -1,0 +1,81 @@
+#!/bin/bash
+# The interop tier, from the host: build (or reuse) the kernel peers
+# (buildtools/kpeers/build.sh), boot the soft-RoCE guest once
+# (buildtools/vm/run.sh) and run test/interop/interop-tests.sh there.
+#
+# Usage: bash test/interop/run-interop-tier.sh [BUILD_DIR] [TEST...]
+#   BUILD_DIR  a libsmbdirect build tree, handed to the guest tests as
+#              $BUILD_DIR (the cifs/ksmbd tests do not need it); omit it,
+#              or pass "-", to run without one
+#   TEST       run only these guest tests (see interop-tests.sh)
+# Environment: INTEROP_TIER_TIMEOUT, seconds for the whole boot (default
+#   600); KPEERS_MB, KPEERS_UMOUNT, KP_FAULT (passed to the guest, see
+#   interop-tests.sh); SMBDIRECT_CACHE as for build.sh and run.sh.
+#
+# The guest sees the host's / read-only but has a /tmp of its own, and a
+# checkout (CI's) may live in /tmp: the guest scripts are copied into the
+# results directory, which the guest shares read-write: BUILD_DIR/interop-tier,
+# or a new directory under $SMBDIRECT_CACHE/runs.
+#
+# Prints the guest's PASS/FAIL lines (with failing tests' log tails) and
+# its last line "interop: N passed, M failed". Exit status: the guest's (0
+# if every test passed); 124 if qemu hit the timeout; 125 if the guest
+# never reported a status; 1 if the peers could not be built.
+set -uo pipefail
+
+here="$(cd "$(dirname "$0")/../.." && pwd)"
+build=
+if [ $# -gt 0 ] && [ "$1" = - ]; then
+	shift
+elif [ $# -gt 0 ] && [ -d "$1" ]; then
+	build="$(cd "$1" && pwd)"
+	shift
+fi
+timeout="${INTEROP_TIER_TIMEOUT:-600}"
+cache="${SMBDIRECT_CACHE:-/var/cache/libsmbdirect}"
+start=$(date +%s)
+
+kpeers="$(bash "$here/buildtools/kpeers/build.sh")" || {
+	echo "interop tier: buildtools/kpeers/build.sh failed"
+	echo "interop: 0 passed, 1 failed"
+	exit 1
+}
+
+case "$build/" in
+/ | /tmp/*)
+	mkdir -p "$cache/runs"
+	out="$(mktemp -d "$cache/runs/interop-tier.XXXXXX")"
+	;;
+*)
+	out="$build/interop-tier"
+	rm -rf "$out"
+	mkdir -p "$out"
+	;;
+esac
+stage="$out/stage"
+mkdir -p "$stage"
+cp "$here/test/interop/kpeers.sh" "$here/test/interop/interop-tests.sh" "$stage/"
+
+# The guest starts in the caller's directory: make it one it can see. The
+# serial console ends lines with CR LF; keep the guest's report lines.
+(cd "$out" && bash "$here/buildtools/vm/run.sh" -t "$timeout" -o "$out" -- \
+	env BUILD_DIR="$build" KPEERS_MB="${KPEERS_MB:-64}" \
+	KPEERS_UMOUNT="${KPEERS_UMOUNT:-}" KP_FAULT="${KP_FAULT:-}" \
+	bash "$stage/interop-tests.sh" "$kpeers" "$@") 2>"$out/run.stderr" |
+	stdbuf -oL tr -d '\r' | grep --line-buffered -E '^(PASS|FAIL|  \| |interop: |interop-tests: )' |
+	tee "$out/report.txt"
+rc=${PIPESTATUS[0]}
+echo "interop tier: exit $rc after $(($(date +%s) - start)) s (limit $timeout s for the boot); logs in $out"
+case $rc in
+0) ;;
+124) echo "interop tier: qemu timed out" ;;
+125) echo "interop tier: the guest reported no status (see $out/console.log)" ;;
+*) tail -n 5 "$out/run.stderr" | sed 's/^/interop tier: /' ;;
+esac
+# A guest that never finished printed no count: count what it did report,
+# and the unfinished run as one failure.
+if ! grep -q '^interop: [0-9]* passed' "$out/report.txt"; then
+	echo "interop: $(grep -c '^PASS ' "$out/report.txt") passed," \
+		"$(($(grep -c '^FAIL ' "$out/report.txt") + 1)) failed"
+fi
+exit "$rc"

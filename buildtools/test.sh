@@ -6,12 +6,14 @@
 #   4. libFuzzer targets (clang), each for a bounded time
 #   5. CMakeLists.txt and wscript list the same sources
 #   6. install into a staging dir and build a consumer with pkg-config
-#   7. the VM tier: end-to-end tests over soft-RoCE in a qemu guest
+#   7. the guest tiers: end-to-end tests over soft-RoCE in a qemu guest
+#      (vm: the library; interop: the Linux kernel's SMB-Direct peers)
 # Ends with one line "tests: N passed, M failed"; exits non-zero on failure.
 #
 # Usage (as root, from the repository): bash buildtools/test.sh
 # Environment: FUZZ_SECONDS (per fuzz target, default 90), JOBS,
-# VM_TIER_TIMEOUT (qemu limit of the VM tier in seconds, default 600).
+# VM_TIER_TIMEOUT, INTEROP_TIER_TIMEOUT (qemu limits of the guest tiers in
+# seconds, default 600 each).
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -120,42 +122,49 @@ check_stage "source lists (CMake = wscript)" \
 check_stage "install + pkg-config consumer" \
 	bash "$here/buildtools/check-install.sh" "$here/build/test-install"
 
-# 7. The VM tier (docs/testing.md): one boot of the soft-RoCE guest runs
-#    test/vm/run-vm-tests.sh on the release build's sdtest. Each guest test
-#    counts as one test; a qemu timeout, or a guest report that does not
-#    add up, is one more failure.
-vm_stage() {
-	local dir="$here/build/test-release" log rc npass nfail summary
-	local line
-	log="$dir/vm-tier.log"
-	echo "== vm tier"
-	if [ ! -x "$dir/test/vm/sdtest" ]; then
-		failed=$((failed + 1))
-		failures+=("vm tier: no $dir/test/vm/sdtest")
-		return
-	fi
-	bash "$here/test/vm/run-vm-tier.sh" "$dir" 2>&1 | tee "$log"
+# 7. The guest tiers: each boots the soft-RoCE guest once and prints
+#    PASS/FAIL lines and "NAME: N passed, M failed". Each guest test counts
+#    as one test; a qemu timeout, or a guest report that does not add up,
+#    is one more failure.
+#    - vm (docs/testing.md): the RDMA binding over real verbs, on the
+#      release build's sdtest;
+#    - interop (docs/interop.md): the Linux kernel's SMB-Direct peers
+#      (cifs.ko, ksmbd.ko rebuilt with SMB Direct).
+guest_stage() {
+	local name="$1" prefix="$2" log rc npass nfail summary line
+	shift 2
+	log="$here/build/test-release/$name-tier.log"
+	echo "== $name tier"
+	"$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	npass=$(grep -c '^PASS ' "$log")
 	nfail=$(grep -c '^FAIL ' "$log")
 	passed=$((passed + npass))
 	failed=$((failed + nfail))
 	while IFS= read -r line; do
-		failures+=("vm tier: ${line#FAIL }")
+		failures+=("$name tier: ${line#FAIL }")
 	done < <(grep '^FAIL ' "$log")
-	summary="$(grep -E '^vm: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)"
+	summary="$(grep -E "^$prefix: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -1)"
 	if [ "$rc" -eq 124 ]; then
 		failed=$((failed + 1))
-		failures+=("vm tier: qemu timed out")
-	elif [ "$summary" != "vm: $npass passed, $nfail failed" ]; then
+		failures+=("$name tier: qemu timed out")
+	elif [ "$summary" != "$prefix: $npass passed, $nfail failed" ]; then
 		failed=$((failed + 1))
-		failures+=("vm tier: incomplete guest report (exit $rc)")
+		failures+=("$name tier: incomplete guest report (exit $rc)")
 	elif [ "$rc" -ne 0 ] && [ "$nfail" -eq 0 ]; then
 		failed=$((failed + 1))
-		failures+=("vm tier: exit $rc")
+		failures+=("$name tier: exit $rc")
 	fi
 }
-vm_stage
+if [ -x "$here/build/test-release/test/vm/sdtest" ]; then
+	guest_stage vm vm bash "$here/test/vm/run-vm-tier.sh" \
+		"$here/build/test-release"
+else
+	failed=$((failed + 1))
+	failures+=("vm tier: no build/test-release/test/vm/sdtest")
+fi
+guest_stage interop interop bash "$here/test/interop/run-interop-tier.sh" \
+	"$here/build/test-release"
 
 echo
 for f in "${failures[@]}"; do

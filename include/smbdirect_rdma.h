@@ -493,6 +493,23 @@ bool smbdirect_conn_uses_memory_windows(const struct smbdirect_conn *conn);
 void smbdirect_disconnect(struct smbdirect_conn *conn);
 
 /**
+ * @brief Take the completions waiting on the connection's queue now,
+ *        without waiting for its completion channel.
+ *
+ * For applications that busy-poll, as perftest does by default: calling it
+ * from a loop that never sleeps saves the wake-up and the system calls of
+ * the completion channel. An application that sleeps in tevent never needs
+ * it. Callbacks (messages, completions, the end) run from inside; the
+ * connection may be freed from them, so do not use @p conn after a
+ * callback freed it.
+ *
+ * @param conn The connection.
+ * @return The number of completions taken (0 if none was waiting), or -1
+ *         if the connection has ended (or was freed from a callback).
+ */
+int smbdirect_conn_poll(struct smbdirect_conn *conn);
+
+/**
  * @brief Counters of a connection.
  */
 struct smbdirect_conn_stats {

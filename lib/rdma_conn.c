@@ -443,9 +443,10 @@ static void handle_wc(struct smbdirect_conn *conn, const struct ibv_wc *wc,
 
 /* Poll until the CQ is empty; completions are handled in batches between
  * engine cork/uncork so one message answers a batch. */
-static void poll_cq(struct smbdirect_conn *conn)
+static int poll_cq(struct smbdirect_conn *conn)
 {
 	struct ibv_wc wc[SD_POLL_BATCH];
+	int total = 0;
 	int n;
 	int i;
 
@@ -458,6 +459,7 @@ static void poll_cq(struct smbdirect_conn *conn)
 		if (n <= 0) {
 			break;
 		}
+		total += n;
 		now = sd_now();
 		smbdirect_engine_cork(conn->engine);
 		for (i = 0; i < n; i++) {
@@ -473,10 +475,19 @@ static void poll_cq(struct smbdirect_conn *conn)
 			     "ibv_poll_cq failed");
 	}
 	if (!sd_conn_release(conn)) {
-		return;
+		return -1;
 	}
 	sd_rdma_kick(conn);
 	sd_conn_update_timer(conn);
+	return total;
+}
+
+int smbdirect_conn_poll(struct smbdirect_conn *conn)
+{
+	if (conn->ended || conn->cq == NULL) {
+		return -1;
+	}
+	return poll_cq(conn);
 }
 
 static void cq_readable(struct tevent_context *ev, struct tevent_fd *fde,

@@ -729,19 +729,24 @@ static void send_error(struct endpoint *ep, const char *text)
 }
 
 /*
- * --busy-poll: keep the event loop from sleeping, as perftest polls its CQ
- * by default (its -e sleeps on CQ events instead). An eventfd with a
- * non-zero count is always readable, so epoll_wait() returns at once and
- * the loop comes back to the completion channel without a sleep and a
- * wake-up. The CQ is still only polled when its channel fired.
+ * --busy-poll: keep the event loop from sleeping and poll the CQ, as
+ * perftest does by default (its -e sleeps on CQ events instead). An
+ * eventfd with a non-zero count is always readable, so epoll_wait()
+ * returns at once; its handler polls the connection's CQ
+ * (smbdirect_conn_poll()).
  */
 static void spin_ready(struct tevent_context *ev, struct tevent_fd *fde,
 		       uint16_t flags, void *priv)
 {
+	struct endpoint *ep = priv;
+
 	(void)ev;
 	(void)fde;
 	(void)flags;
-	(void)priv;
+	/* Poll the CQ as perftest does, without the channel's wake-up. */
+	if (ep->conn != NULL) {
+		smbdirect_conn_poll(ep->conn);
+	}
 }
 
 static void spin_start(struct endpoint *ep)
@@ -758,7 +763,7 @@ static void spin_start(struct endpoint *ep)
 		return;
 	}
 	ep->spin = tevent_add_fd(ep->ev, ep, fd, TEVENT_FD_READ, spin_ready,
-				 NULL);
+				 ep);
 	if (ep->spin == NULL) {
 		close(fd);
 		return;

@@ -167,6 +167,21 @@ t_negotiate_ipv6() {
 # b. 10,000 echoes of random sizes, checksummed, default sizes.
 t_messages() { pair 400 "" messages --count 10000; }
 
+# b2. The same with a busy-polling client (smbdirect_conn_poll() from an
+#     always-ready fd): it must take most of its completions (one per
+#     wire message sent or received) itself; the rest arrive through the
+#     completion channel, which stays armed.
+t_messages_busy_poll() {
+	local n all
+	pair 300 "" messages --count 2000 --busy-poll || return 1
+	n=$(sed -n 's/^client: \([0-9]*\) completions taken by busy polling$/\1/p' \
+		"$log.client")
+	all=$(sed -n 's/^client: stats at the end: \([0-9]*\) wire messages sent, \([0-9]*\) received.*/\1 \2/p' \
+		"$log.client" | awk '{ print $1 + $2 }')
+	note "completions taken by busy polling: ${n:-none} of ${all:-?}"
+	[ -n "$all" ] && [ "${n:-0}" -ge $((all / 2)) ]
+}
+
 # c. Fragmentation at the smallest legal sizes (MaxReceiveSize 128,
 #    MaxFragmentedSize 131072): 104 payload bytes per wire message.
 t_messages_small() { pair 400 "--small" messages --small --count 2000; }
@@ -376,6 +391,7 @@ run_test negotiate-client-small t_negotiate_client_small
 run_test negotiate-ipv6 t_negotiate_ipv6
 run_test messages t_messages
 run_test messages-small t_messages_small
+run_test messages-busy-poll t_messages_busy_poll
 run_test rdma t_rdma
 run_test rkey-reuse t_rkey_reuse
 run_test kill-client t_kill_client

@@ -75,6 +75,8 @@
  *                         when --keepalive-ms is given)
  *   --idle-ms N           idle test duration
  *   --thread-mode caller|rdma  smbdirect_set_thread_mode() (default caller)
+ *   --busy-poll           client: never sleep; take completions with
+ *                         smbdirect_conn_poll() from an always-ready fd
  *   --switch-identity     switch this thread's identity around every
  *                         operation as smbd does (raw per-thread
  *                         setgroups/setresgid/setresuid to 65534 and back
@@ -90,6 +92,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -114,6 +117,7 @@ static long keepalive_ms = -1;
 static long keepalive_timeout_ms = -1;
 static uint32_t idle_ms;
 static bool switch_identity;
+static bool busy_poll;
 static uint64_t identity_switches;
 static enum smbdirect_thread_mode thread_mode = SMBDIRECT_THREAD_MODE_CALLER;
 
@@ -776,6 +780,7 @@ struct client {
 	bool ended;
 	enum smbdirect_reason reason;
 	char detail[200];
+	uint64_t busy_polled;
 };
 
 static void client_message(struct smbdirect_conn *conn, const uint8_t *data,
@@ -1675,6 +1680,26 @@ static int test_identity(struct client *c)
 	return 0;
 }
 
+/* --busy-poll: an always-ready eventfd keeps the loop from sleeping, and
+ * its handler takes the completions (smbdirect_conn_poll()). */
+static void busy_poll_ready(struct tevent_context *ev, struct tevent_fd *fde,
+			    uint16_t flags, void *priv)
+{
+	struct client *c = priv;
+	int n;
+
+	(void)ev;
+	(void)fde;
+	(void)flags;
+	if (c->conn == NULL || c->ended) {
+		return;
+	}
+	n = smbdirect_conn_poll(c->conn);
+	if (n > 0) {
+		c->busy_polled += (uint64_t)n;
+	}
+}
+
 static int run_client(const struct sockaddr *addr, const char *test)
 {
 	struct tevent_context *ev = tevent_context_init(NULL);
@@ -1701,6 +1726,19 @@ static int run_client(const struct sockaddr *addr, const char *test)
 		return 1;
 	}
 	smbdirect_conn_set_handlers(c->conn, &handlers, c);
+	if (busy_poll) {
+		int fd = eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+		struct tevent_fd *fde =
+			fd < 0 ? NULL
+			       : tevent_add_fd(ev, c, fd, TEVENT_FD_READ,
+					       busy_poll_ready, c);
+
+		if (fde == NULL) {
+			fprintf(stderr, "client: no busy-poll fd\n");
+			return 1;
+		}
+		tevent_fd_set_auto_close(fde);
+	}
 	{
 		const struct smbdirect_params *p =
 			smbdirect_conn_params(c->conn);
@@ -1756,6 +1794,10 @@ static int run_client(const struct sockaddr *addr, const char *test)
 					"connection after Q\n");
 			ret = 1;
 		}
+	}
+	if (busy_poll) {
+		printf("client: %llu completions taken by busy polling\n",
+		       (unsigned long long)c->busy_polled);
 	}
 	if (switch_identity) {
 		printf("client: %llu identity switches (thread mode %s); "
@@ -1817,6 +1859,8 @@ int main(int argc, char **argv)
 			keepalive_timeout_ms = parse_number(argv[++i]);
 		} else if (strcmp(argv[i], "--idle-ms") == 0 && i + 1 < argc) {
 			idle_ms = (uint32_t)parse_number(argv[++i]);
+		} else if (strcmp(argv[i], "--busy-poll") == 0) {
+			busy_poll = true;
 		} else if (strcmp(argv[i], "--switch-identity") == 0) {
 			switch_identity = true;
 		} else if (strcmp(argv[i], "--thread-mode") == 0 &&

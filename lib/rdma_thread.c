@@ -331,6 +331,8 @@ static void thread_run_batch(struct sd_rt *rt, uint32_t count)
 			}
 			rt->parked = false;
 			rt->unpark = false;
+			/* sd_rt_fork_parent() waits for this. */
+			pthread_cond_broadcast(&rt->cond);
 			pthread_mutex_unlock(&rt->lock);
 			break;
 		case SD_CMD_STOP:
@@ -614,6 +616,11 @@ void sd_rt_fork_parent(void)
 		if (rt->parked) {
 			rt->unpark = true;
 			pthread_cond_broadcast(&rt->cond);
+			/* Until the thread left the park: the next fork's
+			 * prepare must see it parked anew, not still. */
+			while (rt->parked) {
+				pthread_cond_wait(&rt->cond, &rt->lock);
+			}
 		}
 		pthread_mutex_unlock(&rt->lock);
 	}

@@ -280,8 +280,17 @@ t_chain_64m() {
 # bridge's exposed buffers and gives smbd inline requests. The counters
 # printed at the connection's end must show it.
 t_chain_rdma() {
+	local pg
 	chain "-v -v" "--rdma-threshold 4096" || return 1
-	putget f64 $fwd_port 300 || return 1
+	# Mid-transfer, SIGUSR1 to the listener makes every connection
+	# process log its counters.
+	putget f64 $fwd_port 300 &
+	pg=$!
+	sleep 4
+	kill -USR1 "$rpid"
+	wait_line "$log.reverse" 'counters \(SIGUSR1\)' 10 ||
+		{ note "no counters on SIGUSR1"; wait_bounded $pg 300; return 1; }
+	wait_bounded $pg 300 || return 1
 	stop_bridges
 	local wr rd rr rw inv
 	wr=$(counter "$log.forward" fwd_write_rdma)
@@ -294,15 +303,193 @@ t_chain_rdma() {
 		[ "${rw:-0}" -gt 0 ] && [ "${inv:-0}" -gt 0 ]
 }
 
+# The smallest legal SMB-Direct sizes on both bridges (MaxReceiveSize and
+# send size 128, MaxFragmentedSize 131072, [MS-SMBD] 3.1.5.6), SMB 3.1.1:
+# smbd's 8 MiB MaxWriteSize/MaxReadSize stay in the NEGOTIATE response, so
+# the forward bridge must move every larger READ/WRITE to the RDMA channel
+# by itself (no --rdma-threshold).
+t_small() {
+	chain "--small" "--small" || return 1
+	putget f16 $fwd_port 300 || return 1
+	stop_bridges
+	local wr rd
+	wr=$(counter "$log.forward" fwd_write_rdma)
+	rd=$(counter "$log.forward" fwd_read_rdma)
+	note "forward: $wr WRITEs and $rd READs moved to RDMA"
+	grep -q 'max_send 128 max_receive 128 max_fragmented 131072/131072' \
+		"$log.forward" || { note "not the smallest sizes"; return 1; }
+	[ "${wr:-0}" -gt 0 ] && [ "${rd:-0}" -gt 0 ]
+}
+
+# The same sizes with SMB 3.0.2: the forward bridge lowers Max*Size in the
+# NEGOTIATE response (no preauth integrity below 3.1.1), so everything
+# fits inline and nothing needs RDMA.
+t_small_smb302() {
+	chain "--small" "--small" || return 1
+	putget f4 $fwd_port 300 -m SMB3_02 || return 1
+	grep -q 'dialect 0x0302: NEGOTIATE response sizes lowered' "$log.forward" ||
+		{ note "no clamping logged"; return 1; }
+	stop_bridges
+	[ "$(counter "$log.forward" fwd_write_rdma)" = 0 ] ||
+		{ note "unexpected RDMA"; return 1; }
+}
+
+# SMB 3.0 with --rdma-threshold: Channel RDMA_V1 (no invalidate before
+# 3.0.2), so no Send-with-Invalidate.
+t_smb300_rdma() {
+	chain "" "--rdma-threshold 65536" || return 1
+	putget f16 $fwd_port 300 -m SMB3_00 || return 1
+	stop_bridges
+	local rr inv
+	rr=$(counter "$log.reverse" rdma_read)
+	inv=$(counter "$log.reverse" send_invalidate)
+	note "reverse: $rr RDMA reads, $inv send-with-invalidate"
+	[ "${rr:-0}" -gt 0 ] && [ "${inv:-1}" = 0 ]
+}
+
+# A signed SMB 3.1.1 session at the smallest sizes: its 8 MiB WRITEs can
+# neither go inline nor be rewritten, so the forward bridge must refuse
+# with a clear reason (and the client fails: no silent success).
+t_signed_refused() {
+	chain "--small" "--small" || return 1
+	if putget f16 $fwd_port 120 --client-protection=sign; then
+		note "a signed oversize transfer passed"
+		return 1
+	fi
+	wait_line "$log.forward" 'refusing a [0-9]+-byte SMB2 message from the TCP client \(WRITE MessageId [0-9]+, signed\).*MaxFragmentedSize 131072' 10
+}
+
+# Signed with SMB 3.0.2 at the smallest sizes: the NEGOTIATE clamp keeps
+# every message small, and the signatures stay valid.
+t_signed_smb302() {
+	chain "--small" "--small" || return 1
+	putget f4 $fwd_port 300 -m SMB3_02 --client-protection=sign
+}
+
+# bad CASE SIDE PATTERN: one hostile connection (bridge-badclient.py); it
+# must be closed, the bridge on SIDE must log PATTERN, nothing may crash.
+bad() {
+	local case=$1 side=$2 pattern=$3
+	python3 "$stage/bridge-badclient.py" "$case" 127.0.0.1 $fwd_port \
+		>>"$log.client" 2>&1 || { note "$case: not closed as expected"; return 1; }
+	wait_line "$log.$side" "$pattern" 10 || return 1
+	kill -0 "$fpid" 2>/dev/null && kill -0 "$rpid" 2>/dev/null ||
+		{ note "$case: a bridge died"; return 1; }
+	if grep -q 'killed by signal' "$log.forward" "$log.reverse"; then
+		note "$case: a connection process crashed"
+		return 1
+	fi
+}
+
+t_bad_input() {
+	chain "" "--max-frame 1M" || return 1
+	bad bogus-header forward 'bogus Direct TCP header 42 00 00 10' || return 1
+	bad not-smb forward 'connection ended: a message that is not SMB' || return 1
+	bad bad-compound forward 'NextCommand unaligned or outside the message' || return 1
+	bad truncated forward 'closed the connection in the middle of a frame' || return 1
+	bad oversize forward 'frame length 16777215 from the TCP peer out of range' || return 1
+	bad huge-descriptors reverse 'malformed WRITE MessageId 5 Channel 1 .*4095 buffer descriptors, more than the 16 allowed' || return 1
+	bad signed-rdma reverse 'refusing WRITE MessageId 5 Channel 1 .*signed' || return 1
+	bad rdma-read-overrun reverse 'malformed READ MessageId 6 .*does not fit' || return 1
+	# Both bridges still serve.
+	smbc $fwd_port 60 "ls" || return 1
+}
+
+# The checks can fail: SMBDIRECT_BRIDGE_CORRUPT=1 flips one byte of each
+# READ response in the forward bridge, then of each RDMA-read WRITE payload
+# in the reverse bridge; the sha256 comparison must catch both.
+t_corrupt_detected() {
+	fwrap=(env SMBDIRECT_BRIDGE_CORRUPT=1)
+	chain "" "" || return 1
+	if putget f4 $fwd_port 120; then
+		note "corrupted READ data was not detected"
+		return 1
+	fi
+	grep -q 'the copy read back differs' "$log.notes" || return 1
+	stop_bridges
+	fwrap=()
+	rwrap=(env SMBDIRECT_BRIDGE_CORRUPT=1)
+	chain "" "--rdma-threshold 4096" || return 1
+	if putget f4 $fwd_port 120; then
+		note "corrupted WRITE data was not detected"
+		return 1
+	fi
+	grep -q "the server's copy differs" "$log.notes"
+}
+
+# Eight clients at once, each with its own forward and reverse process.
+t_parallel() {
+	local i pids=() ok=0 n=8
+	chain "-v" "-v --rdma-threshold 4096" || return 1
+	for i in $(seq 1 $n); do
+		cp "$work/f4" "$work/p$i"
+		(log=$log.c$i; putget "p$i" $fwd_port 300) &
+		pids+=($!)
+	done
+	for i in $(seq 1 $n); do
+		wait_bounded "${pids[$((i - 1))]}" 320 || { note "client $i failed"; ok=1; }
+	done
+	[ "$(grep -c 'served by process' "$log.reverse")" -ge $n ] ||
+		{ note "fewer than $n reverse processes"; ok=1; }
+	[ "$(grep -c 'served by process' "$log.forward")" -ge $n ] ||
+		{ note "fewer than $n forward processes"; ok=1; }
+	cat "$log".c*.notes >>"$log.notes" 2>/dev/null
+	return $ok
+}
+
+# smbtorture suites through the chain, each compared with a run straight
+# against smbd (the control): the same subtests must succeed.
+torture_run() {
+	local port=$1 suite=$2 tag=$3
+	timeout -k 5 240 smbtorture "//127.0.0.1/share" -U "$user%$pass" \
+		-p "$port" --target=samba3 -s "$conf" "$suite" \
+		>"$log.client-$tag" 2>&1
+	local rc=$?
+	grep -E '^(success|failure|error|skip): ' "$log.client-$tag" |
+		sort >"$log.results-$tag"
+	note "$tag: exit $rc, $(grep -c '^success' "$log.results-$tag") passed, $(grep -cE '^(failure|error)' "$log.results-$tag") failed"
+	return $rc
+}
+
+torture() {
+	local suite=$1 crc trc
+	chain "" "$2" || return 1
+	torture_run $smbd_port "$suite" tcp
+	trc=$?
+	torture_run $fwd_port "$suite" chain
+	crc=$?
+	if ! diff "$log.results-tcp" "$log.results-chain" >"$log.diff"; then
+		note "results differ from the TCP control:"
+		sed 's/^/    /' "$log.diff" >>"$log.notes"
+		return 1
+	fi
+	[ $trc -eq $crc ] || { note "exit $crc, TCP control $trc"; return 1; }
+	[ -s "$log.results-tcp" ] || { note "no results"; return 1; }
+}
+
 only=("$@")
 echo "bridge-tests: $(uname -r), $(rdma link show 2>/dev/null | head -1), logs in $out"
 [ -x "$bridge" ] || { echo "FAIL setup (no $bridge)"; echo "bridge: 0 passed, 1 failed"; exit 1; }
 total_start=$(ms)
 smbd_setup || { echo "FAIL setup (smbd)"; echo "bridge: 0 passed, 1 failed"; exit 1; }
 make_file f64 64
+make_file f16 16
+make_file f4 4
 run_test tcp-control t_tcp_control
 run_test chain-64m t_chain_64m
 run_test chain-rdma t_chain_rdma
+run_test small t_small
+run_test small-smb302 t_small_smb302
+run_test smb300-rdma t_smb300_rdma
+run_test signed-refused t_signed_refused
+run_test signed-smb302 t_signed_smb302
+run_test bad-input t_bad_input
+run_test corrupt-detected t_corrupt_detected
+run_test parallel t_parallel
+for suite in smb2.connect smb2.read smb2.rw smb2.lock smb2.dir; do
+	run_test "torture-$suite" torture "$suite" ""
+done
+run_test torture-smb2.read-rdma torture smb2.read "--rdma-threshold 4096"
 kill $smbd_pid 2>/dev/null
 wait_bounded $smbd_pid 10 >/dev/null 2>&1
 total=$(($(ms) - total_start))

@@ -1148,7 +1148,7 @@ static void fwd_write_pdu(struct br_relay *r, struct br_item *it, size_t i,
 	r->stats.fwd_rdma_bytes += n;
 }
 
-static void fwd_read_pdu(struct br_relay *r, struct br_item *it, size_t i,
+static bool fwd_read_pdu(struct br_relay *r, struct br_item *it, size_t i,
 			 const struct br_pdu *pdu)
 {
 	struct smbdirect_buffer_descriptor desc;
@@ -1158,34 +1158,48 @@ static void fwd_read_pdu(struct br_relay *r, struct br_item *it, size_t i,
 	uint8_t *out;
 	size_t len;
 	bool needed;
+	bool is_signed = (pdu->flags & BR_FLAGS_SIGNED) != 0;
 
 	if (!br_read_request_length(it->pieces[i].data, it->pieces[i].length,
 				    &n, &channel) ||
-	    channel != SMB2_CHANNEL_NONE ||
-	    (pdu->flags & BR_FLAGS_SIGNED) != 0) {
-		return;
+	    channel != SMB2_CHANNEL_NONE) {
+		return true;
 	}
 	/* The inline response would exceed what we reassemble. */
 	needed = (uint64_t)n + BR_READ_RSP_DATA_OFFSET >
 		 r->params->max_fragmented_receive_size;
-	if (!fwd_wants_rdma(r, n, needed)) {
-		return;
+	if (needed && (is_signed || !fwd_wants_rdma(r, n, true))) {
+		r->stats.refused += 1;
+		relay_end(r, "refusing READ MessageId %" PRIu64 " of %u bytes "
+			     "from the TCP client%s: the response would exceed "
+			     "our MaxFragmentedSize %u and %s; see 'Sizes' in "
+			     "smbdirect-bridge(1)",
+			  pdu->message_id, n, is_signed ? " (signed)" : "",
+			  r->params->max_fragmented_receive_size,
+			  is_signed ? "a signed request cannot be rewritten"
+				    : "it cannot go over RDMA");
+		return false;
+	}
+	if (is_signed || !fwd_wants_rdma(r, n, needed)) {
+		return true;
 	}
 	p = fwd_expose(r, pdu->message_id, BR_SMB2_READ, n, &desc);
 	if (p == NULL) {
-		return;
+		return !r->ended;
 	}
 	out = br_read_make_rdma(it, it->pieces[i].data, it->pieces[i].length,
 				p->channel, &desc, 1, &len);
 	if (out == NULL) {
 		pending_remove(r, p);
-		return;
+		relay_end(r, "out of memory");
+		return false;
 	}
 	it->pieces[i].data = out;
 	it->pieces[i].length = len;
 	it->rewritten = true;
 	r->stats.fwd_read_rdma += 1;
 	r->stats.fwd_rdma_bytes += n;
+	return true;
 }
 
 /* The message cannot go: say exactly why. */
@@ -1232,8 +1246,9 @@ static void fwd_from_client(struct br_relay *r, struct br_item *it)
 	for (i = 0; i < count && !r->ended; i++) {
 		if (pdus[i].command == BR_SMB2_WRITE) {
 			fwd_write_pdu(r, it, i, &pdus[i], needed);
-		} else if (pdus[i].command == BR_SMB2_READ) {
-			fwd_read_pdu(r, it, i, &pdus[i]);
+		} else if (pdus[i].command == BR_SMB2_READ &&
+			   !fwd_read_pdu(r, it, i, &pdus[i])) {
+			break;
 		}
 	}
 	if (r->ended) {

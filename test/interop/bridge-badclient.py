@@ -3,7 +3,8 @@
 # kind of bad input to a forward smbdirect-bridge and checks that the
 # connection is closed within a bound, without an answer to the bad input.
 #
-# Usage: bridge-badclient.py CASE HOST PORT
+# Usage: bridge-badclient.py CASE|all HOST PORT
+# ("all" runs every case at once, each on its own connection)
 # Cases:
 #   bogus-header      a Direct TCP header whose first byte is not 0
 #   not-smb           a frame that is not an SMB message
@@ -71,8 +72,39 @@ def payload(case):
     raise SystemExit("unknown case " + case)
 
 
+CASES = ["bogus-header", "not-smb", "bad-compound", "truncated", "oversize",
+         "huge-descriptors", "signed-rdma", "rdma-read-overrun"]
+
+
+def run_all(host, port):
+    import threading
+    results = {}
+
+    def one(case):
+        try:
+            results[case] = run(case, host, port)
+        except Exception as e:  # a failure of this case, not of the others
+            print("%s: %s" % (case, e))
+            results[case] = 1
+
+    threads = [threading.Thread(target=one, args=(c,)) for c in CASES]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(40)
+    bad = [c for c in CASES if results.get(c, 1) != 0]
+    print("all: %d cases, failed: %s" % (len(CASES), " ".join(bad) or "none"))
+    return 1 if bad else 0
+
+
 def main():
     case, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    if case == "all":
+        return run_all(host, port)
+    return run(case, host, port)
+
+
+def run(case, host, port):
     s = socket.create_connection((host, port), timeout=20)
     data = payload(case)
     try:
@@ -80,7 +112,7 @@ def main():
         if case == "truncated":
             s.shutdown(socket.SHUT_WR)
     except OSError as e:
-        print("send: %s (closed early: fine)" % e)
+        print("%s: send: %s (closed early: fine)" % (case, e))
         return 0
     start = time.time()
     got = b""

@@ -521,8 +521,10 @@ run_test valgrind t_valgrind
 for suite in smb2.connect smb2.read smb2.rw smb2.lock; do
 	run_test "torture-$suite" torture "$suite" ""
 done
-# smb2.dir without large-files (thousands of files: minutes under TCG).
-run_test torture-smb2.dir torture "smb2.dir.find smb2.dir.fixed smb2.dir.one smb2.dir.many smb2.dir.modify smb2.dir.sorted smb2.dir.file-index" ""
+# smb2.dir without large-files, many and modify (hundreds to thousands of
+# files: minutes under TCG). fixed, one and modify fail against this smbd
+# over plain TCP too (the control); the comparison wants the same results.
+run_test torture-smb2.dir torture "smb2.dir.find smb2.dir.fixed smb2.dir.one smb2.dir.sorted smb2.dir.file-index" ""
 run_test torture-smb2.read-rdma torture smb2.read "--rdma-threshold 4096"
 kill $smbd_pid 2>/dev/null
 wait_bounded $smbd_pid 10 >/dev/null 2>&1

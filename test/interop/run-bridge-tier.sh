@@ -13,7 +13,8 @@
 # install them, so this script says so and fails if they are missing.
 #
 # Prints the guest's PASS/FAIL lines (with a failing test's log tails) and
-# its last line "bridge: N passed, M failed". Exit status: the guest's;
+# as its last line "bridge: N passed, M failed" (also when the guest did
+# not finish); its own notes go to stderr. Exit status: the guest's;
 # 124 if qemu hit the timeout; 125 if the guest never reported a status.
 set -uo pipefail
 
@@ -58,13 +59,20 @@ cp "$here/test/vm/valgrind.supp" "$stage/" 2>/dev/null
 start=$(date +%s)
 (cd "$out" && bash "$here/buildtools/vm/run.sh" -t "$timeout" -o "$out" -- \
 	bash "$stage/bridge-tests.sh" "$stage" "$@") 2>"$out/run.stderr" |
-	tr -d '\r' | grep --line-buffered -E '^(PASS|FAIL|  \| |bridge: |bridge-tests: )'
+	tr -d '\r' | grep --line-buffered -E '^(PASS|FAIL|  \| |bridge: |bridge-tests: )' |
+	tee "$out/report.txt"
 rc=${PIPESTATUS[0]}
-echo "bridge tier: exit $rc after $(($(date +%s) - start)) s (limit $timeout s); logs in $out"
+if ! grep -q '^bridge: ' "$out/report.txt"; then
+	# The guest never finished: count what it reported, and the rest as
+	# one failure, so the last line is always the summary.
+	echo "FAIL tier (the guest did not finish: exit $rc)"
+	echo "bridge: $(grep -c '^PASS' "$out/report.txt") passed, $(($(grep -c '^FAIL' "$out/report.txt") + 1)) failed"
+fi
+echo "bridge tier: exit $rc after $(($(date +%s) - start)) s (limit $timeout s); logs in $out" >&2
 case $rc in
 0) ;;
-124) echo "bridge tier: qemu timed out" ;;
-125) echo "bridge tier: the guest reported no status (see $out/console.log)" ;;
-*) tail -n 5 "$out/run.stderr" | sed 's/^/bridge tier: /' ;;
+124) echo "bridge tier: qemu timed out" >&2 ;;
+125) echo "bridge tier: the guest reported no status (see $out/console.log)" >&2 ;;
+*) tail -n 5 "$out/run.stderr" | sed 's/^/bridge tier: /' >&2 ;;
 esac
 exit "$rc"

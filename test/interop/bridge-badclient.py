@@ -17,6 +17,9 @@
 #   signed-rdma       an SMB2 WRITE, Channel RDMA_V1, SMB2_FLAGS_SIGNED
 #   rdma-read-overrun an SMB2 READ, Channel RDMA_V1, Length larger than
 #                     its single descriptor
+#   encrypted         a transform header message (0xFD 'SMB'): the forward
+#                     bridge passes it, the reverse one cannot look inside
+#                     and must refuse it
 # Exit status 0 if the bridge closed the connection within 20 s, 1 if it
 # answered or kept it open.
 import socket
@@ -69,11 +72,15 @@ def payload(case):
         return frame(write_rdma(1, flags=0x8))
     if case == "rdma-read-overrun":
         return frame(read_rdma(65536))
+    if case == "encrypted":
+        # [MS-SMB2] 2.2.41: 52-byte transform header, then ciphertext.
+        return frame(b"\xfdSMB" + b"\0" * 16 + b"\0" * 16 +
+                     struct.pack("<IHHQ", 64, 0, 1, 0) + b"\x55" * 64)
     raise SystemExit("unknown case " + case)
 
 
 CASES = ["bogus-header", "not-smb", "bad-compound", "truncated", "oversize",
-         "huge-descriptors", "signed-rdma", "rdma-read-overrun"]
+         "huge-descriptors", "signed-rdma", "rdma-read-overrun", "encrypted"]
 
 
 def run_all(host, port):

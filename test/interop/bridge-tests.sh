@@ -398,7 +398,8 @@ t_bad_input() {
 		"forward:frame length 16777215 from the TCP peer out of range" \
 		"reverse:malformed WRITE MessageId 5 Channel 1 .*4095 buffer descriptors, more than the 16 allowed" \
 		"reverse:refusing WRITE MessageId 5 Channel 1 .*signed" \
-		"reverse:malformed READ MessageId 6 .*does not fit"; do
+		"reverse:malformed READ MessageId 6 .*does not fit" \
+		"reverse:refusing an encrypted \(transform header\) message from the SMB-Direct client"; do
 		pattern=${p#*:}
 		wait_line "$log.${p%%:*}" "$pattern" 10 || ok=1
 	done

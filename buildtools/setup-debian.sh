@@ -9,6 +9,7 @@ PACKAGES=(
 	libibverbs-dev librdmacm-dev rdma-core ibverbs-providers
 	clang libclang-rt-14-dev
 	valgrind python3
+	samba smbclient samba-testsuite
 )
 
 missing=()
@@ -29,5 +30,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# Samba is for the bridge tier, which runs the host's smbd inside the
+# guest: the host's own services are not started by the install.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 0755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get -o DPkg::Lock::Timeout=600 update -q
 apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"

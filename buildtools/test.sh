@@ -12,8 +12,8 @@
 #
 # Usage (as root, from the repository): bash buildtools/test.sh
 # Environment: FUZZ_SECONDS (per fuzz target, default 90), JOBS,
-# VM_TIER_TIMEOUT, INTEROP_TIER_TIMEOUT (qemu limits of the guest tiers in
-# seconds, default 600 each).
+# VM_TIER_TIMEOUT, INTEROP_TIER_TIMEOUT (default 600), BRIDGE_TIER_TIMEOUT
+# (default 540): qemu limits of the guest tiers in seconds.
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -129,7 +129,9 @@ check_stage "install + pkg-config consumer" \
 #    - vm (docs/testing.md): the RDMA binding over real verbs, on the
 #      release build's sdtest;
 #    - interop (docs/interop.md): the Linux kernel's SMB-Direct peers
-#      (cifs.ko, ksmbd.ko rebuilt with SMB Direct).
+#      (cifs.ko, ksmbd.ko rebuilt with SMB Direct);
+#    - bridge (docs/tools/smbdirect-bridge.md): stock smbclient and
+#      smbtorture through smbdirect-bridge to stock smbd.
 guest_stage() {
 	local name="$1" prefix="$2" log rc npass nfail summary line
 	shift 2
@@ -164,6 +166,8 @@ else
 	failures+=("vm tier: no build/test-release/test/vm/sdtest")
 fi
 guest_stage interop interop bash "$here/test/interop/run-interop-tier.sh" \
+	"$here/build/test-release"
+guest_stage bridge bridge bash "$here/test/interop/run-bridge-tier.sh" \
 	"$here/build/test-release"
 
 echo

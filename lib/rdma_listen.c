@@ -215,6 +215,7 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 	char answer = 0;
 	ssize_t n;
 	struct pollfd pfd;
+	const char *why;
 
 	if (pipe2(fds, O_CLOEXEC) != 0) {
 		talloc_free(request);
@@ -252,6 +253,11 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 			       request->peer, strerror(ret));
 		} else {
 			ret = request_migrate(request);
+			if (ret != 0) {
+				sd_log(NULL, "child for %s: rdma_migrate_id "
+					     "failed: %s",
+				       request->peer, strerror(ret));
+			}
 		}
 		answer = ret == 0 ? 'M' : 'F';
 		if (write(fds[1], &answer, 1) != 1) {
@@ -294,10 +300,14 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 	close(fds[1]);
 	pfd.fd = fds[0];
 	pfd.events = POLLIN;
+	why = "no word within 10 s";
 	if (poll(&pfd, 1, 10000) == 1) {
 		n = read(fds[0], &answer, 1);
 		if (n != 1) {
 			answer = 0;
+			why = "it exited first";
+		} else if (answer != 'M') {
+			why = "it could not migrate the id";
 		}
 	}
 	close(fds[0]);
@@ -307,8 +317,9 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 		 * leaves librdmacm's small per-id record (documented). */
 		request->id = NULL;
 	} else {
-		sd_log(NULL, "child %d for %s did not take the connection",
-		       (int)pid, request->peer);
+		sd_log(NULL, "child %d for %s did not take the connection: "
+			     "%s; rejected",
+		       (int)pid, request->peer, why);
 	}
 	talloc_free(request);
 	return pid;

@@ -862,6 +862,15 @@ static void recv_payload(struct smbdirect_engine *e,
 		return;
 	}
 
+	/* 3.1.5.8 appends only a payload (DataLength > 0), and 3.1.4.1 sends
+	 * an empty message with RemainingDataLength 0: such a message (a
+	 * credit grant, a keepalive answer) is not a fragment, even between
+	 * the fragments of another message. The Linux kernel peers send them
+	 * there (ksmbd grants credits in the middle of a fragmented READ
+	 * response; docs/interop.md, "Differences"). */
+	if (length == 0 && remaining == 0) {
+		return;
+	}
 	/* 3.1.5.8: each fragment's DataLength + RemainingDataLength equals
 	 * the previous fragment's RemainingDataLength. */
 	if ((uint64_t)length + remaining != e->reassembly_remaining) {

@@ -804,14 +804,16 @@ ROLE_TESTS(test_3_1_5_8_reassembly_of_max_fragmented_size)
  * a fragment whose DataLength + RemainingDataLength is not the previous
  * RemainingDataLength ends the connection (fragment-sequence), nothing
  * delivered: too little remaining, a final fragment while bytes are still
- * due, a growing remainder, and an empty message inside the sequence. */
+ * due, a growing remainder, an empty message announcing a remainder that
+ * is not the one due, and too much data. (An empty message with
+ * RemainingDataLength 0 is no fragment: see the next test.) */
 static void test_3_1_5_8_remaining_data_length_sequence_terminates(
 	void **state, enum smbdirect_role role)
 {
 	static const uint32_t second[][2] = {
 		/* DataLength, RemainingDataLength; the first fragment is
 		 * 100 bytes with 200 remaining */
-		{100, 150}, {100, 0}, {100, 300}, {0, 0}, {200, 50}};
+		{100, 150}, {100, 0}, {100, 300}, {0, 77}, {200, 50}};
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(second); i++) {
@@ -824,6 +826,39 @@ static void test_3_1_5_8_remaining_data_length_sequence_terminates(
 	}
 }
 ROLE_TESTS(test_3_1_5_8_remaining_data_length_sequence_terminates)
+
+/* [MS-SMBD] 3.1.5.8-g (only a payload is appended) and 3.1.4.1 (an empty
+ * message has RemainingDataLength 0): an empty message between two
+ * fragments of a message is a credit grant or a keepalive answer, not a
+ * fragment; reassembly goes on and the message is delivered whole. ksmbd
+ * (Linux 6.1) sends credit grants there, in the middle of a fragmented
+ * READ response (docs/interop.md, "Differences"). */
+static void test_3_1_5_8_empty_message_between_fragments_ignored(
+	void **state, enum smbdirect_role role)
+{
+	struct mock *m = ready(*state, role);
+	struct smbdirect_engine_stats st0;
+	struct smbdirect_engine_stats st;
+
+	recv_fragment(m, 100, 250, 7, 0);
+	smbdirect_engine_get_stats(m->engine, &st0);
+	/* an empty message granting 10 credits, then one requesting a
+	 * response (keepalive), both inside the sequence */
+	mock_recv_data(m, 255, 10, 0, 0, NULL, 0);
+	assert_running(m);
+	mock_recv_data(m, 255, 0, SMBDIRECT_FLAG_RESPONSE_REQUESTED, 0, NULL,
+		       0);
+	assert_running(m);
+	smbdirect_engine_get_stats(m->engine, &st);
+	assert_int_equal(st.send_credits >= st0.send_credits + 10 - 1, 1);
+	recv_fragment(m, 150, 100, 7, 100);
+	mock_recv_data(m, 255, 0, 0, 0, NULL, 0);
+	recv_fragment(m, 100, 0, 7, 250);
+	assert_int_equal(m->delivered_count, 1);
+	assert_delivered(m, 0, 350, 7);
+	assert_running(m);
+}
+ROLE_TESTS(test_3_1_5_8_empty_message_between_fragments_ignored)
 
 /* [MS-SMBD] 3.1.5.4-b (an empty message has RemainingDataLength 0): an
  * empty message announcing more data, outside a fragmented message, ends
@@ -968,6 +1003,7 @@ int main(void)
 		BOTH(test_3_1_5_8_reassembly_of_max_fragmented_size),
 		BOTH(test_3_1_5_8_remaining_data_length_sequence_terminates),
 		BOTH(test_3_1_5_8_empty_message_with_remaining_terminates),
+		BOTH(test_3_1_5_8_empty_message_between_fragments_ignored),
 		BOTH(test_3_1_5_8_reassembly_in_order_delivered_once),
 		BOTH(test_3_1_5_8_single_fragment_zero_copy),
 		BOTH(test_3_1_5_8_empty_message_delivers_nothing),

@@ -466,6 +466,9 @@ static void forward_write_round_trip(void **state)
 				 SMB2_CHANNEL_RDMA_V1_INVALIDATE, &d, 1, &len);
 	assert_non_null(out);
 	assert_int_equal(len, 0x70 + 16);
+	/* Length 0 and DataOffset 0, as cifs.ko sends and ksmbd demands. */
+	assert_int_equal(get32(out + 68), 0);
+	assert_int_equal(get16(out + 66), 0);
 	/* What the reverse bridge (or ksmbd) reads from it. */
 	assert_int_equal(parse(out, len, 16, 1 << 20, &io, why), BR_RDMA);
 	assert_int_equal(io.length, 5000);

@@ -586,8 +586,14 @@ uint8_t *br_write_make_rdma(TALLOC_CTX *mem_ctx, const uint8_t *pdu,
 		return NULL;
 	}
 	/* [MS-SMB2] 2.2.21: Length 0, the data length in RemainingBytes,
-	 * the descriptors ([MS-SMBD] 2.2.3.1) as WriteChannelInfo. */
-	put16(out + WR_DATA_OFFSET, BR_RW_BUFFER_OFFSET);
+	 * the descriptors ([MS-SMBD] 2.2.3.1) as WriteChannelInfo.
+	 * DataOffset 0: no data is in the message. [MS-SMB2] does not say
+	 * what DataOffset holds then, but ksmbd (Linux 6.1, smb2_write())
+	 * fails a WRITE with an RDMA channel and a DataOffset other than 0
+	 * with STATUS_INVALID_PARAMETER, and cifs.ko sends 0
+	 * (docs/interop.md, "Differences"). The reverse bridge accepts any
+	 * DataOffset there. */
+	put16(out + WR_DATA_OFFSET, 0);
 	put32(out + WR_LENGTH, 0);
 	put32(out + WR_CHANNEL, channel);
 	put32(out + WR_REMAINING, n);

@@ -115,6 +115,9 @@ struct br_pending {
 	struct smbdirect_buffer_descriptor *descs;
 	size_t count;
 	uint64_t total;
+	/* reverse WRITE with RDMA_V1_INVALIDATE: the token its response
+	 * invalidates */
+	uint32_t invalidate_token;
 	/* forward: our exposed buffer */
 	struct br_pbuf *buf;
 	struct smbdirect_exposure *exposure;
@@ -855,6 +858,20 @@ static bool rev_write_request(struct br_relay *r, struct br_item *it,
 		relay_end(r, "out of memory");
 		return false;
 	}
+	if (io->channel == SMB2_CHANNEL_RDMA_V1_INVALIDATE) {
+		/* [MS-SMB2] 3.3.5.13 as 3.3.5.12: the response invalidates
+		 * the first descriptor's token. cifs.ko (3.0.2 and 3.1.1)
+		 * counts on it: it does not invalidate that memory itself
+		 * and re-registers it, which fails if it is still valid. */
+		struct br_pending *p = pending_add(r, io->message_id,
+						   io->command);
+
+		if (p == NULL) {
+			return false;
+		}
+		p->channel = io->channel;
+		p->invalidate_token = descs[0].token;
+	}
 	job_submit(r, job);
 	it->rewritten = true;
 	return true;
@@ -970,7 +987,7 @@ static void rev_from_client(struct br_relay *r, struct br_item *it)
 
 /* --- reverse mode: server responses over TCP -------------------------------- */
 
-static bool rev_read_response(struct br_relay *r, struct br_item *it,
+static bool rev_rdma_response(struct br_relay *r, struct br_item *it,
 			      size_t i, const struct br_pdu *pdu)
 {
 	struct br_pending *p = pending_find(r, pdu->message_id);
@@ -980,12 +997,22 @@ static bool rev_read_response(struct br_relay *r, struct br_item *it,
 	uint8_t *out;
 	size_t len;
 
-	if (p == NULL || pdu->command != BR_SMB2_READ) {
+	if (p == NULL || pdu->command != p->command) {
 		return true;
 	}
 	/* [MS-SMB2] 3.3.4.2: an interim response; the final one follows. */
 	if ((pdu->flags & BR_FLAGS_ASYNC_COMMAND) != 0 &&
 	    pdu->status == BR_STATUS_PENDING) {
+		return true;
+	}
+	if (pdu->command == BR_SMB2_WRITE) {
+		/* Success or error, the response invalidates the client's
+		 * buffer (one rkey per message: the first one wins). */
+		if (!it->invalidate) {
+			it->invalidate = true;
+			it->rkey = p->invalidate_token;
+		}
+		pending_remove(r, p);
 		return true;
 	}
 	if (!br_read_response_parse(it->pieces[i].data, it->pieces[i].length,
@@ -1059,7 +1086,7 @@ static void rev_from_server(struct br_relay *r, struct br_item *it)
 		return;
 	}
 	for (i = 0; i < count; i++) {
-		if (r->npending > 0 && !rev_read_response(r, it, i, &pdus[i])) {
+		if (r->npending > 0 && !rev_rdma_response(r, it, i, &pdus[i])) {
 			talloc_free(it);
 			return;
 		}

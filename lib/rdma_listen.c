@@ -434,11 +434,18 @@ struct tevent_req *smbdirect_accept_send(void *mem_ctx,
 		accept_error(req, EIO, conn->reason, "starting negotiation");
 		return tevent_req_post(req, ev);
 	}
-	if (request->responder_resources < conn->initiator_depth) {
-		conn->initiator_depth = request->responder_resources;
+	/* The CONNECT_REQUEST event gives the peer's values from this
+	 * side's point of view (the kernel's rdma_cm swaps them): its
+	 * initiator_depth is the peer's responder resources, the RDMA
+	 * reads we may have in flight at the peer; its responder_resources
+	 * is the peer's initiator depth. cifs.ko offers initiator depth 0
+	 * and responder resources 32: the server RDMA-reads the client's
+	 * WRITE data ([MS-SMB2] 3.3.5.13), the client reads nothing. */
+	if (request->initiator_depth < conn->initiator_depth) {
+		conn->initiator_depth = request->initiator_depth;
 	}
-	if (request->initiator_depth < conn->responder_resources) {
-		conn->responder_resources = request->initiator_depth;
+	if (request->responder_resources < conn->responder_resources) {
+		conn->responder_resources = request->responder_resources;
 	}
 	ret = sd_conn_qp_ready(conn);
 	if (ret != 0) {

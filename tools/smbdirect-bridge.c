@@ -674,6 +674,10 @@ static void usage(FILE *f)
 		"      --max-read-write-size=N (default 8M)\n"
 		"      --credits=N          receive credits and send credit "
 		"target (default 255)\n"
+		"      --keepalive-interval=MS  idle time before a keepalive "
+		"(default 120000; 0: none)\n"
+		"      --keepalive-timeout=MS   how long a keepalive may go "
+		"unanswered (default 5000)\n"
 		"\n"
 		"SMB2 handling:\n"
 		"      --rdma-threshold=N   forward: unsigned READ/WRITEs of N "
@@ -745,6 +749,8 @@ enum {
 	OPT_MAX_FRAGMENTED,
 	OPT_MAX_RW,
 	OPT_CREDITS,
+	OPT_KEEPALIVE_INTERVAL,
+	OPT_KEEPALIVE_TIMEOUT,
 	OPT_RDMA_THRESHOLD,
 	OPT_NO_CLAMP,
 	OPT_ALLOW_ENCRYPTED,
@@ -820,6 +826,12 @@ static bool numeric_option(struct options *opt, int ch, const char *arg)
 		s->receive_credit_max = (uint16_t)v;
 		s->send_credit_target = (uint16_t)v;
 		return true;
+	case OPT_KEEPALIVE_INTERVAL:
+		s->keepalive_interval_ms = (uint32_t)v;
+		return true;
+	case OPT_KEEPALIVE_TIMEOUT:
+		s->keepalive_timeout_ms = (uint32_t)v;
+		return true;
 	case OPT_RDMA_THRESHOLD:
 		opt->cfg.rdma_threshold = (uint32_t)v;
 		return true;
@@ -870,6 +882,9 @@ static const struct option longopts[] = {
 	{"max-fragmented-size", required_argument, NULL, OPT_MAX_FRAGMENTED},
 	{"max-read-write-size", required_argument, NULL, OPT_MAX_RW},
 	{"credits", required_argument, NULL, OPT_CREDITS},
+	{"keepalive-interval", required_argument, NULL,
+	 OPT_KEEPALIVE_INTERVAL},
+	{"keepalive-timeout", required_argument, NULL, OPT_KEEPALIVE_TIMEOUT},
 	{"rdma-threshold", required_argument, NULL, OPT_RDMA_THRESHOLD},
 	{"no-clamp", no_argument, NULL, OPT_NO_CLAMP},
 	{"allow-encrypted", no_argument, NULL, OPT_ALLOW_ENCRYPTED},

@@ -191,7 +191,10 @@ void br_relay_log_stats(const struct br_relay *r, const char *when)
 	       " fwd_write_rdma=%" PRIu64 " fwd_read_rdma=%" PRIu64
 	       " fwd_rdma_bytes=%" PRIu64 " negotiate_clamped=%" PRIu64
 	       " refused=%" PRIu64 " lib_rdma_reads=%" PRIu64
-	       " lib_rdma_writes=%" PRIu64 " lib_rdma_bytes=%" PRIu64,
+	       " lib_rdma_writes=%" PRIu64 " lib_rdma_bytes=%" PRIu64
+	       " lib_msgs_sent=%" PRIu64 " lib_msgs_received=%" PRIu64
+	       " lib_credit_only=%" PRIu64 " lib_keepalives=%" PRIu64
+	       " lib_credit_stalls=%" PRIu64,
 	       r->name, when, s->tcp_frames_in, s->tcp_bytes_in,
 	       s->tcp_frames_out, s->tcp_bytes_out, s->sd_msgs_in,
 	       s->sd_bytes_in, s->sd_msgs_out, s->sd_bytes_out, s->compounds,
@@ -199,7 +202,9 @@ void br_relay_log_stats(const struct br_relay *r, const char *when)
 	       s->rdma_write_ops, s->rdma_write_bytes, s->send_invalidate,
 	       s->fwd_write_rdma, s->fwd_read_rdma, s->fwd_rdma_bytes,
 	       s->negotiate_clamped, s->refused, cs.rdma_reads, cs.rdma_writes,
-	       cs.rdma_bytes);
+	       cs.rdma_bytes, cs.engine.messages_sent,
+	       cs.engine.messages_received, cs.engine.credit_only_sent,
+	       cs.engine.keepalives_sent, cs.engine.credit_stalls);
 }
 
 static void relay_end(struct br_relay *r, const char *fmt, ...)

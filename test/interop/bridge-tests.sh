@@ -40,108 +40,17 @@ passed=0
 failed=0
 bg=()
 
-ms() { echo $(($(date +%s%N) / 1000000)); }
 note() { echo "$*" >>"$log.notes"; }
 
-wait_bounded() {
-	local pid=$1 limit=$(($2 * 1000)) start
-	start=$(ms)
-	while kill -0 "$pid" 2>/dev/null; do
-		if [ $(($(ms) - start)) -ge $limit ]; then
-			note "pid $pid still running after $2 s: killed"
-			kill -9 "$pid" 2>/dev/null
-			wait "$pid" 2>/dev/null
-			return 124
-		fi
-		sleep 0.05
-	done
-	wait "$pid"
-}
-
-# wait_line FILE PATTERN SECONDS [PID]
-wait_line() {
-	local file=$1 pattern=$2 limit=$(($3 * 1000)) pid=${4:-} start
-	start=$(ms)
-	until grep -qE "$pattern" "$file" 2>/dev/null; do
-		if [ $(($(ms) - start)) -ge $limit ] ||
-			{ [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; }; then
-			note "no '$pattern' in $(basename "$file") after $3 s"
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-
-# --- smbd ---------------------------------------------------------------------
-
-smbd_setup() {
-	local d=$work/smbd
-	rm -rf "$d"
-	mkdir -p "$d"/{private,lock,state,cache,run,share,control,ncalrpc}
-	chmod 0777 "$d/share" "$d/control"
-	cat >"$d/smb.conf" <<EOF
-[global]
-	workgroup = BRIDGETEST
-	server role = standalone server
-	smb ports = $smbd_port
-	interfaces = lo
-	bind interfaces only = yes
-	disable netbios = yes
-	private dir = $d/private
-	lock directory = $d/lock
-	state directory = $d/state
-	cache directory = $d/cache
-	pid directory = $d/run
-	ncalrpc dir = $d/ncalrpc
-	log file = $out/smbd.log
-	log level = 1
-	max log size = 0
-	passdb backend = tdbsam:$d/private/passdb.tdb
-	load printers = no
-	printcap name = /dev/null
-	disable spoolss = yes
-	server min protocol = SMB2_02
-	server signing = default
-	kernel oplocks = no
-	# The guest's tmpfs (6.1) has no user.* xattrs: keep DOS attributes
-	# and create times in a tdb, as smb2.dir expects them kept.
-	vfs objects = xattr_tdb
-	xattr_tdb:file = $d/state/xattr.tdb
-[share]
-	path = $d/share
-	read only = no
-	guest ok = no
-[control]
-	path = $d/control
-	read only = no
-	guest ok = no
-EOF
-	cat >"$d/client.conf" <<EOF
-[global]
-	client min protocol = SMB2_02
-	log level = 0
-EOF
-	id "$user" >/dev/null 2>&1 || useradd -M -N -s /bin/false "$user" ||
-		{ echo "setup: useradd failed"; return 1; }
-	printf '%s\n%s\n' "$pass" "$pass" |
-		smbpasswd -c "$d/smb.conf" -s -a "$user" >"$out/smbpasswd.log" 2>&1 ||
-		{ echo "setup: smbpasswd failed"; cat "$out/smbpasswd.log"; return 1; }
-	# Its own session: smbd's exit must not signal this script.
-	setsid smbd --foreground --no-process-group -s "$d/smb.conf" \
-		>"$out/smbd.stdout" 2>&1 &
-	smbd_pid=$!
-	local i
-	for i in $(seq 1 200); do
-		if (exec 3<>/dev/tcp/127.0.0.1/$smbd_port) 2>/dev/null; then
-			return 0
-		fi
-		kill -0 $smbd_pid 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "setup: smbd did not start"
-	tail -n 20 "$out/smbd.log" "$out/smbd.stdout" 2>/dev/null
-	return 1
-}
+# ms, wait_bounded, wait_line, counter, smbd_setup (shared with the
+# interop tier and the kernel-peers benchmark)
+SG_WORK=$work
+SG_OUT=$out
+SG_SMBD_PORT=$smbd_port
+SG_USER=$user
+SG_PASS=$pass
+# shellcheck source=test/interop/samba-guest.sh
+. "$stage/samba-guest.sh"
 
 conf=$work/smbd/client.conf
 share=$work/smbd/share
@@ -206,11 +115,6 @@ putget() {
 	note "sha256 sent $a, on the server $b, read back $c"
 	[ "$a" = "$b" ] || { note "the server's copy differs"; return 1; }
 	[ "$a" = "$c" ] || { note "the copy read back differs"; return 1; }
-}
-
-# counter LOGFILE NAME: the largest value of counter NAME in the log.
-counter() {
-	grep -oE " $2=[0-9]+" "$1" | cut -d= -f2 | sort -n | tail -n 1
 }
 
 # End the bridges of this test (their connection processes end with them:

@@ -1,0 +1,153 @@
+# shellcheck shell=bash
+# Guest-side helpers shared by the bridge tier (bridge-tests.sh), the
+# interop tier (interop-tests.sh) and the kernel-peers benchmark
+# (test/bench/kpeers-perf.sh): bounded waits, a private stock smbd, and
+# the counters smbdirect-bridge logs. Source it from bash inside the
+# soft-RoCE guest.
+#
+# Settings (set before calling; the defaults are the bridge tier's):
+SG_WORK="${SG_WORK:-/tmp/bridge}"      # smbd's private tree (guest tmpfs)
+SG_OUT="${SG_OUT:-${SDVM_OUT:-/tmp}}"  # where smbd's log goes
+SG_SMBD_PORT="${SG_SMBD_PORT:-4450}"   # smbd listens on 127.0.0.1 only
+SG_USER="${SG_USER:-bridge}"
+SG_PASS="${SG_PASS:-Br1dge-pw}"
+# Conventions: every wait is bounded; a failing function says why on
+# stderr (or through note(), if the caller defines it) and returns non-zero.
+
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# sg_note MSG: through the caller's note() if it has one, else stderr.
+sg_note() {
+	if declare -F note >/dev/null; then
+		note "$*"
+	else
+		echo "samba-guest: $*" >&2
+	fi
+}
+
+# wait_bounded PID SECONDS: wait for PID; after SECONDS, SIGKILL it and
+# return 124. Otherwise PID's exit status.
+wait_bounded() {
+	local pid=$1 limit=$(($2 * 1000)) start
+	start=$(ms)
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ $(($(ms) - start)) -ge $limit ]; then
+			sg_note "pid $pid still running after $2 s: killed"
+			kill -9 "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			return 124
+		fi
+		sleep 0.05
+	done
+	wait "$pid"
+}
+
+# wait_line FILE PATTERN SECONDS [PID]: until FILE has a line matching
+# the extended regex PATTERN (1 after SECONDS, or once PID is gone).
+wait_line() {
+	local file=$1 pattern=$2 limit=$(($3 * 1000)) pid=${4:-} start
+	start=$(ms)
+	until grep -qE "$pattern" "$file" 2>/dev/null; do
+		if [ $(($(ms) - start)) -ge $limit ] ||
+			{ [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; }; then
+			sg_note "no '$pattern' in $(basename "$file") after $3 s"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# counter LOGFILE NAME: the largest value of a bridge counter NAME=N
+# (counters lines, see smbdirect-bridge(1)) in LOGFILE.
+counter() {
+	grep -oE " $2=[0-9]+" "$1" | cut -d= -f2 | sort -n | tail -n 1
+}
+
+# smbd_setup [EXTRA GLOBAL LINES]: start Debian's stock smbd with a
+# private smb.conf in $SG_WORK/smbd, listening on 127.0.0.1:$SG_SMBD_PORT
+# only, shares "share" and "control" (read-write) for $SG_USER with
+# $SG_PASS, signing not required unless EXTRA says so (each argument is
+# one more [global] line). Writes $SG_WORK/smbd/client.conf for smbclient
+# and smbtorture (-s). Sets $smbd_pid, $share (the share's path) and
+# $conf. Waits (20 s at most) until smbd accepts connections.
+smbd_setup() {
+	local d=$SG_WORK/smbd extra="" line i
+	for line in "$@"; do
+		extra="$extra	$line
+"
+	done
+	rm -rf "$d"
+	mkdir -p "$d"/{private,lock,state,cache,run,share,control,ncalrpc}
+	chmod 0777 "$d/share" "$d/control"
+	cat >"$d/smb.conf" <<EOF
+[global]
+	workgroup = BRIDGETEST
+	server role = standalone server
+	smb ports = $SG_SMBD_PORT
+	interfaces = lo
+	bind interfaces only = yes
+	disable netbios = yes
+	private dir = $d/private
+	lock directory = $d/lock
+	state directory = $d/state
+	cache directory = $d/cache
+	pid directory = $d/run
+	ncalrpc dir = $d/ncalrpc
+	log file = $SG_OUT/smbd.log
+	log level = 1
+	max log size = 0
+	passdb backend = tdbsam:$d/private/passdb.tdb
+	load printers = no
+	printcap name = /dev/null
+	disable spoolss = yes
+	server min protocol = SMB2_02
+	server signing = default
+	kernel oplocks = no
+	# The guest's tmpfs (6.1) has no user.* xattrs: keep DOS attributes
+	# and create times in a tdb, as smb2.dir expects them kept.
+	vfs objects = xattr_tdb
+	xattr_tdb:file = $d/state/xattr.tdb
+$extra[share]
+	path = $d/share
+	read only = no
+	guest ok = no
+[control]
+	path = $d/control
+	read only = no
+	guest ok = no
+EOF
+	cat >"$d/client.conf" <<EOF
+[global]
+	client min protocol = SMB2_02
+	log level = 0
+EOF
+	conf=$d/client.conf
+	share=$d/share
+	id "$SG_USER" >/dev/null 2>&1 || useradd -M -N -s /bin/false "$SG_USER" ||
+		{ echo "setup: useradd failed"; return 1; }
+	printf '%s\n%s\n' "$SG_PASS" "$SG_PASS" |
+		smbpasswd -c "$d/smb.conf" -s -a "$SG_USER" >"$SG_OUT/smbpasswd.log" 2>&1 ||
+		{ echo "setup: smbpasswd failed"; cat "$SG_OUT/smbpasswd.log"; return 1; }
+	# Its own session: smbd's exit must not signal the caller.
+	setsid smbd --foreground --no-process-group -s "$d/smb.conf" \
+		>"$SG_OUT/smbd.stdout" 2>&1 &
+	smbd_pid=$!
+	for i in $(seq 1 200); do
+		if (exec 3<>/dev/tcp/127.0.0.1/"$SG_SMBD_PORT") 2>/dev/null; then
+			return 0
+		fi
+		kill -0 $smbd_pid 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "setup: smbd did not start"
+	tail -n 20 "$SG_OUT/smbd.log" "$SG_OUT/smbd.stdout" 2>/dev/null
+	return 1
+}
+
+# smbd_stop: end the smbd of smbd_setup (10 s at most).
+smbd_stop() {
+	[ -n "${smbd_pid:-}" ] || return 0
+	kill "$smbd_pid" 2>/dev/null
+	wait_bounded "$smbd_pid" 10 >/dev/null 2>&1
+	smbd_pid=
+}

@@ -17,6 +17,8 @@ KP_PASS="${KP_PASS:-kpeers-pass}"
 KP_SHARE="${KP_SHARE:-kpeers}"                  # share name: //$KP_ADDR/$KP_SHARE
 KP_SHARE_DIR="${KP_SHARE_DIR:-/srv/kpeers/share}"  # its tmpfs, on the server side
 KP_SHARE_MB="${KP_SHARE_MB:-512}"               # size of that tmpfs
+KP_CONTROL_SHARE="${KP_CONTROL_SHARE:-kpeers-control}"  # a second share, for control runs
+                                                # beside a test (its directory: $KP_SHARE_DIR/.control)
 KP_STATE="${KP_STATE:-/run/kpeers}"             # ksmbd.conf, password db, logs
 KP_RXE="${KP_RXE:-rxe0}"                        # the rxe device the counters are read from
 # cifs tries rdma_cm port 5445 first (iWARP's), then 445; the mount's
@@ -96,7 +98,8 @@ kp_ksmbd_listening() {
 }
 
 # kp_ksmbd_start: start ksmbd serving $KP_SHARE_DIR (a fresh tmpfs) as
-# //$KP_ADDR/$KP_SHARE for $KP_USER, with ksmbd-tools from $KPEERS_DIR and
+# //$KP_ADDR/$KP_SHARE, and its subdirectory .control as
+# //$KP_ADDR/$KP_CONTROL_SHARE, for $KP_USER, with ksmbd-tools from $KPEERS_DIR and
 # a config written to $KP_STATE. Waits (30 s at most) until ksmbd listens
 # on rdma_cm 445 and TCP 445. Needs kp_load_modules first.
 # ksmbd's kernel threads resolve the share path from the initramfs root
@@ -121,6 +124,7 @@ kp_ksmbd_start() {
 	[ -e "/proc/1/root$KP_SHARE_DIR/.kpeers-probe" ] ||
 		{ kp_say "the share is not visible from pid 1's root, where ksmbd looks"; return 1; }
 	rm -f "$KP_SHARE_DIR/.kpeers-probe"
+	mkdir -p "$KP_SHARE_DIR/.control"
 	id "$KP_USER" >/dev/null 2>&1 ||
 		useradd -M -N -s /usr/sbin/nologin "$KP_USER" ||
 		{ kp_say "useradd $KP_USER failed"; return 1; }
@@ -130,6 +134,11 @@ kp_ksmbd_start() {
 	netbios name = KPEERS
 [$KP_SHARE]
 	path = $KP_SHARE_DIR
+	read only = no
+	force user = root
+	force group = root
+[$KP_CONTROL_SHARE]
+	path = $KP_SHARE_DIR/.control
 	read only = no
 	force user = root
 	force group = root

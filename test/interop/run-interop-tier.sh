@@ -5,7 +5,8 @@
 #
 # Usage: bash test/interop/run-interop-tier.sh [BUILD_DIR] [TEST...]
 #   BUILD_DIR  a libsmbdirect build tree, handed to the guest tests as
-#              $BUILD_DIR (the cifs/ksmbd tests do not need it); omit it,
+#              $BUILD_DIR; its tools/smbdirect-bridge is staged for the
+#              bridge tests (the cifs/ksmbd tests do not need it); omit it,
 #              or pass "-", to run without one
 #   TEST       run only these guest tests (see interop-tests.sh)
 # Environment: INTEROP_TIER_TIMEOUT, seconds for the whole boot (default
@@ -54,13 +55,20 @@ case "$build/" in
 esac
 stage="$out/stage"
 mkdir -p "$stage"
-cp "$here/test/interop/kpeers.sh" "$here/test/interop/interop-tests.sh" "$stage/"
+cp "$here/test/interop/kpeers.sh" "$here/test/interop/interop-tests.sh" \
+	"$here/test/interop/samba-guest.sh" "$stage/"
+# Our tools for the tests that use them (the bridge tests fail with the
+# reason when it is missing).
+if [ -n "$build" ] && [ -x "$build/tools/smbdirect-bridge" ]; then
+	cp "$build/tools/smbdirect-bridge" "$stage/"
+fi
 
 # The guest starts in the caller's directory: make it one it can see. The
 # serial console ends lines with CR LF; keep the guest's report lines.
 (cd "$out" && bash "$here/buildtools/vm/run.sh" -t "$timeout" -o "$out" -- \
 	env BUILD_DIR="$build" KPEERS_MB="${KPEERS_MB:-64}" \
 	KPEERS_UMOUNT="${KPEERS_UMOUNT:-}" KP_FAULT="${KP_FAULT:-}" \
+	KPEERS_BRIDGE_MB="${KPEERS_BRIDGE_MB:-256}" \
 	bash "$stage/interop-tests.sh" "$kpeers" "$@") 2>"$out/run.stderr" |
 	stdbuf -oL tr -d '\r' | grep --line-buffered -E '^(PASS|FAIL|  \| |interop: |interop-tests: )' |
 	tee "$out/report.txt"

@@ -505,6 +505,11 @@ static bool item_finish(struct br_item *it)
 	if (it->pieces == NULL) {
 		it->data = it->orig;
 		it->len = it->orig_len;
+	} else if (it->npieces == 1) {
+		/* One PDU: it goes as it is (its NextCommand is 0, rewritten
+		 * or not), without a joined copy. */
+		it->data = it->pieces[0].data;
+		it->len = it->pieces[0].length;
 	} else {
 		uint8_t *joined = br_compound_join(it, it->pieces,
 						   it->npieces, &it->len);

@@ -174,7 +174,7 @@ uint8_t *br_compound_join(TALLOC_CTX *mem_ctx, const struct br_piece *pieces,
 		total += i + 1 < count ? pad8(pieces[i].length)
 				       : pieces[i].length;
 	}
-	out = talloc_zero_array(mem_ctx, uint8_t, total > 0 ? total : 1);
+	out = talloc_array(mem_ctx, uint8_t, total > 0 ? total : 1);
 	if (out == NULL) {
 		return NULL;
 	}
@@ -183,6 +183,9 @@ uint8_t *br_compound_join(TALLOC_CTX *mem_ctx, const struct br_piece *pieces,
 					    : pieces[i].length;
 
 		memcpy(out + off, pieces[i].data, pieces[i].length);
+		/* the padding only, not the whole message, is zeroed */
+		memset(out + off + pieces[i].length, 0,
+		       step - pieces[i].length);
 		put32(out + off + BR_HDR_NEXT_COMMAND,
 		      i + 1 < count ? (uint32_t)step : 0);
 		off += step;

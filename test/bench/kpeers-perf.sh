@@ -17,6 +17,11 @@
 #   ROWS      row ids to measure (default: all, in registration order)
 #   REF_ROW   the row the ratios refer to (default raw_verbs)
 #   OUT       results directory (default $SDVM_OUT/kpeers-perf)
+#   BRIDGE    smbdirect-bridge for the bridge rows (run-kpeers-perf.sh
+#             stages it)
+#   PROFILE   non-empty: after the runs, perf record -a during a ksmbd and
+#             a bridge transfer, then the bridge under callgrind (see
+#             perf_compare, profile_bridge); PROFILE_MB MiB (default 16)
 # Exit status: 0 if every row produced every figure, 1 otherwise.
 #
 # Adding a row (e.g. our bridge or our server): write ROW_setup (once per
@@ -77,6 +82,86 @@ cifs_rdma_311_setup() { smb_setup rdma 3.1.1 /mnt/bench-rdma-3.1.1; }
 cifs_rdma_311_measure() { smb_measure /mnt/bench-rdma-3.1.1 bench-rdma-3.1.1; }
 cifs_tcp_setup() { smb_setup tcp "$tcp_vers" "/mnt/bench-tcp-$tcp_vers"; }
 cifs_tcp_measure() { smb_measure "/mnt/bench-tcp-$tcp_vers" "bench-tcp-$tcp_vers"; }
+
+# --- cifs -> smbdirect-bridge --reverse -> stock smbd, and cifs -> smbd/TCP ---------
+# The bridge (from $BRIDGE, staged by run-kpeers-perf.sh) listens on
+# rdma_cm 5445, where cifs looks first; it starts only after the ksmbd
+# rows have their mounts (setups run in row order), which then stay on
+# ksmbd. smbd (samba-guest.sh) listens on 127.0.0.1:4450 only.
+# CPU accounting: the bridge connection process's and smbd's user and
+# system time over each run (from /proc/PID/stat) go to OUT/cpu.csv.
+SG_WORK=/tmp/kpp-samba
+SG_OUT="$out/samba"
+SG_SMBD_PORT=4450
+SG_USER=bridge
+SG_PASS='Br1dge-pw'
+# shellcheck source=test/interop/samba-guest.sh
+. "$(dirname "$lib")/samba-guest.sh"
+bridge_bin="${BRIDGE:-}"
+rev_log="$out/logs/reverse-bridge.log"
+rev_pid=
+echo "row,run,phase,pid,comm,utime_ticks,stime_ticks,mib" >"$out/cpu.csv"
+samba_setup() {
+	[ -n "${smbd_pid:-}" ] && return 0
+	mkdir -p "$SG_OUT"
+	smbd_setup
+}
+bridge_setup() {
+	samba_setup || return 1
+	[ -n "$rev_pid" ] && return 0
+	[ -x "$bridge_bin" ] || { log "no smbdirect-bridge (BRIDGE='$bridge_bin')"; return 1; }
+	"$bridge_bin" --reverse -l "$KP_ADDR" -p 5445 -c 127.0.0.1 -P "$SG_SMBD_PORT" -v \
+		>"$rev_log" 2>&1 </dev/null &
+	rev_pid=$!
+	wait_line "$rev_log" 'reverse: listening' 30 "$rev_pid"
+}
+# cpu_ticks PID: "utime stime" of PID in clock ticks.
+cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat" 2>/dev/null; }
+# The newest reverse connection process (the one a mount just made).
+newest_conn() { grep -oE 'served by process [0-9]+' "$rev_log" | tail -n 1 | awk '{print $4}'; }
+# smbd's child serving the newest connection (smbd forks one per client).
+smbd_child() { pgrep -P "$smbd_pid" -n -x smbd; }
+declare -A row_pids
+# measure_cpu ROW RUN MOUNTPOINT NAME: smb_measure with the CPU time of
+# the processes in row_pids[ROW] recorded per phase.
+measure_cpu() {
+	local id=$1 run=$2 mp=$3 name=$4 p t0 t1 w r sz
+	declare -A before
+	for p in ${row_pids[$id]}; do before[$p]="$(cpu_ticks "$p")"; done
+	w="$(kp_dd_write "$src" "$mp/$name")" || return 1
+	for p in ${row_pids[$id]}; do
+		t1="$(cpu_ticks "$p")"; t0=${before[$p]}
+		echo "$id,$run,write,$p,$(cat /proc/$p/comm),$((${t1% *} - ${t0% *})),$((${t1#* } - ${t0#* })),$size_mb" >>"$out/cpu.csv"
+		before[$p]="$t1"
+	done
+	r="$(kp_dd_read "$mp/$name")" || return 1
+	for p in ${row_pids[$id]}; do
+		t1="$(cpu_ticks "$p")"; t0=${before[$p]}
+		echo "$id,$run,read,$p,$(cat /proc/$p/comm),$((${t1% *} - ${t0% *})),$((${t1#* } - ${t0#* })),$size_mb" >>"$out/cpu.csv"
+	done
+	sz="$(stat -c %s "$share/$name" 2>/dev/null)"
+	[ "$sz" = $((size_mb * 1048576)) ] ||
+		{ kp_say "smbd's $name has ${sz:-no} bytes, not $((size_mb * 1048576))"; return 1; }
+	echo "$w $r"
+}
+bridge_row_setup() {
+	local vers=$1 id=$2 mp=$3
+	bridge_setup || return 1
+	KP_USER=$SG_USER KP_PASS=$SG_PASS KP_SHARE=share kp_mount rdma "$vers" "$mp" || return 1
+	row_pids[$id]="$(newest_conn) $(smbd_child)"
+	log "$id: bridge connection process and smbd child: ${row_pids[$id]}"
+}
+bridge_rdma_30_setup() { bridge_row_setup 3.0 bridge_rdma_30 /mnt/bench-bridge-3.0; }
+bridge_rdma_30_measure() { measure_cpu bridge_rdma_30 "$1" /mnt/bench-bridge-3.0 bench-bridge-3.0; }
+bridge_rdma_311_setup() { bridge_row_setup 3.1.1 bridge_rdma_311 /mnt/bench-bridge-3.1.1; }
+bridge_rdma_311_measure() { measure_cpu bridge_rdma_311 "$1" /mnt/bench-bridge-3.1.1 bench-bridge-3.1.1; }
+smbd_tcp_setup() {
+	samba_setup || return 1
+	KP_ADDR=127.0.0.1 KP_USER=$SG_USER KP_PASS=$SG_PASS KP_SHARE=share \
+		kp_mount tcp "$tcp_vers" "/mnt/bench-smbd-tcp" "port=$SG_SMBD_PORT" || return 1
+	row_pids[smbd_tcp]="$(smbd_child)"
+}
+smbd_tcp_measure() { measure_cpu smbd_tcp "$1" /mnt/bench-smbd-tcp bench-smbd-tcp; }
 
 # --- raw verbs: perftest --------------------------------------------------------
 # perftest_bw PROG RUN [OPTIONS...]: PROG (ib_read_bw or ib_write_bw) -R
@@ -146,6 +231,9 @@ raw_verbs_ev_measure() {
 add_row cifs_rdma_30 "cifs → ksmbd, SMB Direct 3.0"
 add_row cifs_rdma_311 "cifs → ksmbd, SMB Direct 3.1.1"
 add_row cifs_tcp "cifs → ksmbd, TCP $tcp_vers"
+add_row bridge_rdma_30 "cifs → smbdirect-bridge → smbd, SMB Direct 3.0"
+add_row bridge_rdma_311 "cifs → smbdirect-bridge → smbd, SMB Direct 3.1.1"
+add_row smbd_tcp "cifs → smbd, TCP $tcp_vers"
 add_row raw_verbs "raw verbs: perftest -R -s 1M (write: ib_read_bw, read: ib_write_bw)"
 add_row raw_verbs_ev "raw verbs: ib_read_bw -e (CQ events), the same"
 ref_row="${REF_ROW:-raw_verbs}"
@@ -201,6 +289,106 @@ for run in $(seq 1 "$runs"); do
 	done
 done
 
+# --- where the bridge's time goes (PROFILE=1) ------------------------------------------
+# After the runs: the reverse listener is SIGKILLed (its connection
+# processes live on), and a bridge with --once (the relay in the process
+# itself) runs under valgrind --tool=callgrind on 5445. A new 3.1.1 mount
+# writes and reads PROFILE_MB MiB (1 MiB O_DIRECT) through it; SIGTERM
+# ends it. OUT/callgrind.txt is callgrind_annotate's output and
+# OUT/profile.md the instructions per MiB moved by part: copying
+# (memcpy/memmove), the library (lib/*.c), the bridge's relay
+# (tools/bridge), verbs (libibverbs, librdmacm, the rxe provider),
+# talloc/tevent, the rest of libc, the rest.
+profile_bridge() {
+	local mb="${PROFILE_MB:-16}" cglog="$out/logs/callgrind-bridge.log" cg="$out/callgrind.out" pid mp=/mnt/bench-profile w r
+	[ -n "$rev_pid" ] || { log "profile: no bridge rows ran"; return 1; }
+	kill -KILL "$rev_pid" 2>/dev/null
+	wait "$rev_pid" 2>/dev/null
+	valgrind --tool=callgrind --callgrind-out-file="$cg" "$bridge_bin" --reverse --once \
+		-l "$KP_ADDR" -p 5445 -c 127.0.0.1 -P "$SG_SMBD_PORT" >"$cglog" 2>&1 </dev/null &
+	pid=$!
+	wait_line "$cglog" 'reverse: listening' 120 "$pid" || return 1
+	KP_USER=$SG_USER KP_PASS=$SG_PASS KP_SHARE=share kp_mount rdma 3.1.1 "$mp" || return 1
+	head -c $((mb * 1048576)) "$src" >/tmp/kpp-profile.bin
+	w="$(kp_dd_write /tmp/kpp-profile.bin "$mp/profile")" || return 1
+	r="$(kp_dd_read "$mp/profile")" || return 1
+	kill -TERM "$pid"
+	wait_bounded "$pid" 180 || return 1
+	callgrind_annotate --inclusive=no --threshold=100 "$cg" >"$out/callgrind.txt" 2>&1 || return 1
+	awk -v mib=$((2 * mb)) -v w="$w" -v r="$r" '
+		/^ *[0-9,]+ +(\([ 0-9.]+%\) +)?[^ ]+:[^ ]+ \[/ {
+			n = $1; gsub(",", "", n); line = $0
+			if (line ~ /memcpy|memmove/) part = "copying (memcpy/memmove)"
+			else if (line ~ /\/lib\/[a-z_]+\.c:/ && line ~ /smbdirect-bridge\]/) part = "libsmbdirect (lib/*.c)"
+			else if (line ~ /tools\/(bridge\/|smbdirect-bridge)/) part = "the relay (tools/bridge)"
+			else if (line ~ /libibverbs|librdmacm|librxe|rdmav/) part = "verbs (libibverbs, librdmacm, rxe provider)"
+			else if (line ~ /libtalloc|libtevent/) part = "talloc, tevent"
+			else if (line ~ /libc[.-]/) part = "libc (other)"
+			else part = "other (ld.so, valgrind glue, ...)"
+			sum[part] += n; total += n
+		}
+		END {
+			printf "%d MiB written and %d MiB read through the bridge under callgrind (%s / %s MiB/s there)\n\n", mib / 2, mib / 2, w, r
+			print "| part | instructions | per MiB moved | share |"
+			print "|---|---:|---:|---:|"
+			for (p in sum) printf "| %s | %d | %d | %.1f%% |\n", p, sum[p], sum[p] / mib, 100 * sum[p] / total
+			printf "| all (user space) | %d | %d | 100%% |\n", total, total / mib
+		}' "$out/callgrind.txt" >"$out/profile.md"
+	log "profile: $(tail -n 1 "$out/profile.md")"
+}
+# perf_compare: where the whole guest's CPU time goes during one write and
+# read of PERF_MB (default 32) MiB through the ksmbd 3.1.1 mount and through the
+# bridge 3.1.1 mount (perf record -a, cpu-clock: TCG has no PMU), by
+# command and by kernel/user symbol. OUT/perf-ROW.txt; the summary (top
+# commands, top symbols) goes into OUT/perf.md.
+perf_compare() {
+	local mb="${PERF_MB:-32}" id mp ppid
+	command -v perf >/dev/null || { log "perf: not installed"; return 1; }
+	head -c $((mb * 1048576)) "$src" >/tmp/kpp-perf.bin
+	: >"$out/perf.md"
+	for id in cifs_rdma_311 bridge_rdma_311; do
+		case $id in
+		cifs_rdma_311) mp=/mnt/bench-rdma-3.1.1 ;;
+		bridge_rdma_311) mp=/mnt/bench-bridge-3.1.1 ;;
+		esac
+		[ -d "$mp" ] || continue
+		perf record -a -g -e cpu-clock -F 499 -o "$out/perf-$id.data" \
+			>"$out/logs/perf-$id.log" 2>&1 &
+		ppid=$!
+		# perf takes seconds to start in the guest (its files come over
+		# 9p): a transfer begun at once can be over before it records.
+		sleep 8
+		kp_dd_write /tmp/kpp-perf.bin "$mp/perf" >/dev/null &&
+			kp_dd_read "$mp/perf" >/dev/null
+		kill -INT "$ppid"
+		wait_bounded "$ppid" 60 >/dev/null
+		perf report -i "$out/perf-$id.data" --stdio --no-children --sort comm \
+			--percent-limit 2 2>/dev/null | grep -E '^ +[0-9.]+%' >"$out/perf-$id.comm.txt"
+		perf report -i "$out/perf-$id.data" --stdio --no-children --sort dso,sym \
+			--percent-limit 1.5 -g none 2>/dev/null | grep -E '^ +[0-9.]+%' >"$out/perf-$id.sym.txt"
+		perf report -i "$out/perf-$id.data" --stdio --children --sort sym \
+			--percent-limit 4 -g none 2>/dev/null | grep -E '^ +[0-9.]+%' >"$out/perf-$id.incl.txt"
+		{
+			echo "$id: $mb MiB written and read back, perf record -a (cpu-clock), by command:"
+			echo
+			sed 's/^/    /' "$out/perf-$id.comm.txt"
+			echo
+			echo "by symbol (over 1.5%):"
+			echo
+			sed 's/^/    /' "$out/perf-$id.sym.txt"
+			echo
+			echo "by symbol with its callees (children, inclusive; over 4%):"
+			echo
+			sed 's/^/    /' "$out/perf-$id.incl.txt"
+			echo
+		} >>"$out/perf.md"
+	done
+}
+if [ -n "${PROFILE:-}" ]; then
+	perf_compare || { log "perf: FAILED"; failures=$((failures + 1)); }
+	profile_bridge || { log "profile: FAILED"; failures=$((failures + 1)); }
+fi
+
 # --- report -------------------------------------------------------------------------
 # median ID COLUMN (3 = write, 4 = read) of the runs in raw.csv
 median() {
@@ -224,6 +412,24 @@ sum_of() { awk -F, -v id="$1" '$1 == id { s += $6 } END { print s + 0 }' "$raw";
 		echo "| ${row_label[$id]} | $w | $r | $(ratio "$w" "$rw") | $(ratio "$r" "$rr") | $(runs_of "$id" 3); $(runs_of "$id" 4) | $(sum_of "$id") |"
 	done
 	echo
+	echo "CPU time of the serving processes (median of the runs, ms per MiB moved; user + system; clock ticks of 10 ms):"
+	echo
+	echo "| row | process | write: user | write: system | read: user | read: system |"
+	echo "|---|---|---:|---:|---:|---:|"
+	awk -F, 'NR > 1 { k = $1 "," $5; key[k] = 1; v[k "," $3 ",u"] = v[k "," $3 ",u"] " " ($6 * 10 / $8); v[k "," $3 ",s"] = v[k "," $3 ",s"] " " ($7 * 10 / $8) }
+		function med(str,   a, n, i, j, t) { n = split(str, a, " "); if (n == 0) return "n/a"
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return sprintf("%.2f", n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2) }
+		END { for (k in key) { split(k, p, ","); printf "| %s | %s | %s | %s | %s | %s |\n", p[1], p[2],
+			med(v[k ",write,u"]), med(v[k ",write,s"]), med(v[k ",read,u"]), med(v[k ",read,s"]) } }' "$out/cpu.csv" | sort
+	echo
+	if [ -f "$out/profile.md" ]; then
+		cat "$out/profile.md"
+		echo
+	fi
+	if [ -s "$out/perf.md" ]; then
+		cat "$out/perf.md"
+	fi
 	echo "Medians of $runs runs in one boot (rows interleaved), $size_mb MiB per run, dd bs=1M oflag=direct / iflag=direct through the cifs mount; rxe0 on dummy0 (loopback, 10.9.0.1); guest kernel $(uname -r) under qemu TCG; $(($(date +%s) - start)) s of measuring. Ratios against the row \"${row_label[$ref_row]:-$ref_row}\": SMB writes against ib_read_bw (ksmbd RDMA-reads the client's buffers), SMB reads against ib_write_bw. rxe retransmits: duplicate_request + completer_retry_err on rxe0 over all runs of the row."
 } | tee "$out/report.md"
 log "$failures failure(s)"

@@ -4,7 +4,9 @@
 # medians, ratios), then print its markdown report here. Builds (or
 # reuses) the kernel peers with buildtools/kpeers/build.sh first.
 #
-# Usage: bash test/bench/run-kpeers-perf.sh
+# Usage: bash test/bench/run-kpeers-perf.sh [BUILD_DIR]
+#   BUILD_DIR  a libsmbdirect build tree whose tools/smbdirect-bridge the
+#              bridge rows use (default: build/ of this checkout)
 # Environment: RUNS, SIZE_MB, TCP_VERS, ROWS, REF_ROW as for kpeers-perf.sh (passed
 #   on); VM_TIMEOUT seconds before qemu is stopped (default 900);
 #   SMBDIRECT_CACHE as for build.sh and run.sh.
@@ -22,14 +24,23 @@ mkdir -p "$cache/runs"
 out="$(mktemp -d "$cache/runs/kpeers-perf.XXXXXX")"
 # The guest's /tmp is its own, and a checkout may live there: stage the
 # scripts in the shared results directory.
-cp "$top/test/interop/kpeers.sh" "$top/test/bench/kpeers-perf.sh" "$out/"
+cp "$top/test/interop/kpeers.sh" "$top/test/interop/samba-guest.sh" \
+	"$top/test/bench/kpeers-perf.sh" "$out/"
+build="${1:-$top/build}"
+if [ -x "$build/tools/smbdirect-bridge" ]; then
+	cp "$build/tools/smbdirect-bridge" "$out/"
+else
+	echo "run-kpeers-perf: no $build/tools/smbdirect-bridge: the bridge rows will fail" >&2
+fi
 echo "run-kpeers-perf: guest output in $out" >&2
 
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s)
 (cd "$out" && bash "$top/buildtools/vm/run.sh" -t "${VM_TIMEOUT:-900}" -o "$out" -- \
 	env RUNS="${RUNS:-3}" SIZE_MB="${SIZE_MB:-64}" TCP_VERS="${TCP_VERS:-3.0}" \
-	ROWS="${ROWS:-}" REF_ROW="${REF_ROW:-raw_verbs}" bash "$out/kpeers-perf.sh" "$kpeers") 2>&1 |
+	ROWS="${ROWS:-}" REF_ROW="${REF_ROW:-raw_verbs}" BRIDGE="$out/smbdirect-bridge" \
+	PROFILE="${PROFILE:-}" PROFILE_MB="${PROFILE_MB:-16}" PERF_MB="${PERF_MB:-32}" \
+	bash "$out/kpeers-perf.sh" "$kpeers") 2>&1 |
 	tee "$out/host.log" | stdbuf -oL tr -d '\r' |
 	grep --line-buffered -E '^(kpeers-perf|kpeers|vm|sdvm-init):' >&2
 rc=${PIPESTATUS[0]}

@@ -15,7 +15,10 @@
 #   to inject to see the checks fail: corrupt (a byte of the server's copy
 #   flipped), no-rdma (the rdma tests mount over TCP), inline (128 KiB
 #   requests under a raised RDMA read/write threshold: data goes as SENDs), oops
-#   (a fake BUG line in the kernel log).
+#   (a fake BUG line in the kernel log), bridge-corrupt (every
+#   smbdirect-bridge flips a data byte: SMBDIRECT_BRIDGE_CORRUPT=1),
+#   no-keepalive (the keepalive tests' bridges send none); inline also
+#   makes the cifs -> bridge tests' I/O go inline.
 # Prints "PASS name (seconds)" or "FAIL name (seconds)" per test, a failing
 # test's log tail prefixed "  | ", and a last line "interop: N passed, M
 # failed". Exits non-zero if a test failed. Logs: $SDVM_OUT/interop-tests/.
@@ -186,6 +189,12 @@ t_dmesg() {
 # guest powers off, with the mounts on it (6.1's racy teardown; and cifs
 # would reconnect to ksmbd on 445 if the bridge went away).
 bridge="$here/smbdirect-bridge"
+# KP_FAULT=bridge-corrupt: every bridge flips a byte of each READ
+# response's data (forward) or RDMA-read WRITE payload (reverse)
+# (smbdirect-bridge(1), SMBDIRECT_BRIDGE_CORRUPT).
+if kp_fault bridge-corrupt; then
+	export SMBDIRECT_BRIDGE_CORRUPT=1
+fi
 SG_WORK=/tmp/kp-samba
 SG_OUT="$out/samba"
 SG_SMBD_PORT=4450
@@ -274,6 +283,11 @@ t_cifs_bridge() {
 	name="cifs-$vers-${mode%+cp}"
 	[ "$mode" = signed ] && opts=sign
 	n0=$(br_conns)
+	if kp_fault inline && [ "$mode" != signed ]; then
+		# as for cifs -> ksmbd: I/O under the threshold goes inline
+		echo 4194304 >/proc/fs/cifs/rdma_readwrite_threshold
+		opts=rsize=131072,wsize=131072
+	fi
 	KP_USER=$SG_USER KP_PASS=$SG_PASS KP_SHARE=share kp_mount rdma "$vers" "$mp" "$opts" || return 1
 	[ "$(br_conns)" -gt "$n0" ] || { kp_say "the mount did not come through the reverse bridge"; return 1; }
 	pid=$(br_newest_conn)
@@ -496,7 +510,8 @@ t_small_ksmbd() {
 # read back (RDMA), a small file and a directory listing through messages
 # only, sha256 checks; the bridge's log and cifs' DebugData must show the
 # sizes. The listener before is SIGKILLed (its connection processes, and
-# the mounts on them, live on); the knobs are put back afterwards.
+# the mounts on them, live on: the 3.0 mount of cifs-bridge-3.0 must
+# still write a file); the knobs are put back afterwards.
 t_small_cifs() {
 	local mp=/mnt/bridge-small k rc=0 f=/tmp/kpeers-small16.bin small_log="$out/reverse-small.log"
 	local -A saved
@@ -512,6 +527,14 @@ t_small_cifs() {
 	rev_pid=$!
 	rev_log=$small_log
 	wait_line "$rev_log" 'reverse: listening' 30 "$rev_pid" || return 1
+	# Teardown: the SIGKILLed listener's connection processes serve on.
+	if [ -d /mnt/bridge-3.0-plain ] && grep -q ' /mnt/bridge-3.0-plain cifs ' /proc/mounts; then
+		echo "after the listener's death" >/mnt/bridge-3.0-plain/after-kill.txt &&
+			[ "$(cat "$share/after-kill.txt")" = "after the listener's death" ] ||
+			{ kp_say "the 3.0 mount stopped working when its listener was killed"; rc=1; }
+		echo "the 3.0 mount still works through its connection process after SIGKILL of the listener"
+		rm -f "$share/after-kill.txt"
+	fi
 	echo 128 >/proc/fs/cifs/smbd_max_receive_size
 	echo 131072 >/proc/fs/cifs/smbd_max_fragmented_recv_size
 	KP_USER=$SG_USER KP_PASS=$SG_PASS KP_SHARE=share kp_mount rdma 3.1.1 "$mp" || rc=1
@@ -565,7 +588,11 @@ t_cifs_small_send() {
 t_keepalive_ksmbd() {
 	local rc=0 k
 	br_setup || return 1
-	start_forward --keepalive-interval 1000 --keepalive-timeout 2000 || return 1
+	if kp_fault no-keepalive; then
+		start_forward --keepalive-interval 0 || return 1
+	else
+		start_forward --keepalive-interval 1000 --keepalive-timeout 2000 || return 1
+	fi
 	# smbclient reads its commands from the pipe: idle between the two.
 	{ echo ls; sleep 6; echo ls; } | timeout -k 5 60 smbclient -s "$conf" \
 		"//127.0.0.1/$KP_SHARE" -p "$fwd_port" -U "$KP_USER%$KP_PASS" ||
@@ -592,7 +619,8 @@ t_keepalive_cifs() {
 	kill -KILL "$rev_pid" 2>/dev/null
 	wait "$rev_pid" 2>/dev/null
 	"$bridge" --reverse -l "$KP_ADDR" -p 5445 -c 127.0.0.1 -P "$SG_SMBD_PORT" -v \
-		--keepalive-interval 2000 --keepalive-timeout 3000 >"$ka_log" 2>&1 </dev/null &
+		--keepalive-interval "$(kp_fault no-keepalive && echo 0 || echo 2000)" \
+		--keepalive-timeout 3000 >"$ka_log" 2>&1 </dev/null &
 	rev_pid=$!
 	rev_log=$ka_log
 	wait_line "$rev_log" 'reverse: listening' 30 "$rev_pid" || return 1

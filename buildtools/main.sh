@@ -103,5 +103,12 @@ case "$perf" in
 	;;
 esac
 echo "== no RDMA device here: smbdirect-perf in the soft-RoCE guest (qemu, rxe0 at 10.9.0.1)"
-bash "$here/buildtools/vm/run.sh" -t 600 -- \
-	bash "$here/buildtools/main.sh" --run-perf "$perf" 10.9.0.1
+# The guest sees the host's / but not its /tmp, where a checkout may live:
+# it runs a copy of this script from a results directory it can see.
+cache="${SMBDIRECT_CACHE:-/var/cache/libsmbdirect}"
+mkdir -p "$cache/runs"
+out="$(mktemp -d "$cache/runs/main.XXXXXX")"
+cp "$here/buildtools/main.sh" "$out/main.sh"
+cd "$out"
+bash "$here/buildtools/vm/run.sh" -t 600 -o "$out" -- \
+	bash "$out/main.sh" --run-perf "$perf" 10.9.0.1

@@ -352,14 +352,19 @@ t_cifs_bridge() {
 # every page, past the page's end). Passes if the first difference is at
 # 4096, i.e. the known kernel bug and not ours.
 t_cifs_inline_write() {
-	local mp=/mnt/bridge-inline name=cifs-inline first old rc=0
+	local mp=/mnt/bridge-inline name=cifs-inline first old rc=0 pid
 	br_setup || return 1
-	KP_USER=$SG_USER KP_PASS=$SG_PASS KP_SHARE=share kp_mount rdma 3.1.1 "$mp" || return 1
+	# cifs takes the threshold into the connection at negotiation
 	old=$(cat /proc/fs/cifs/rdma_readwrite_threshold)
 	echo 4194304 >/proc/fs/cifs/rdma_readwrite_threshold
+	KP_USER=$SG_USER KP_PASS=$SG_PASS KP_SHARE=share kp_mount rdma 3.1.1 "$mp" || rc=1
+	echo "$old" >/proc/fs/cifs/rdma_readwrite_threshold
+	[ $rc -eq 0 ] || return 1
+	pid=$(br_newest_conn)
 	head -c 65536 "$big" >/tmp/kpeers-64k.bin
 	kp_dd_mibs if=/tmp/kpeers-64k.bin of="$mp/$name" bs=64k oflag=direct >/dev/null || rc=1
-	echo "$old" >/proc/fs/cifs/rdma_readwrite_threshold
+	br_counters "$pid" && echo "$cnt"
+	[ "$(cval rdma_read)" = 0 ] || { kp_say "the write went by RDMA, not inline"; rc=1; }
 	first=$(cmp /tmp/kpeers-64k.bin "$share/$name" 2>&1 | grep -oE 'byte [0-9]+' | awk '{print $2}')
 	echo "64 KiB written inline by cifs: smbd's copy $(kp_sha256 "$share/$name"), source $(kp_sha256 /tmp/kpeers-64k.bin); first difference at byte ${first:-none} (cmp counts from 1)"
 	[ "${first:-0}" = 4097 ] || { kp_say "not the known cifs 6.1 inline-write corruption (first difference ${first:-none})"; rc=1; }

@@ -882,6 +882,12 @@ static bool model_data(struct fz *f, const uint8_t *buf, size_t len)
 		f->model_active = true;
 		return false;
 	}
+	/* An empty message with RemainingDataLength 0 (a credit grant, a
+	 * keepalive answer) is no fragment, even between two fragments
+	 * (3.1.5.8, 3.1.4.1; ksmbd sends them there). */
+	if (dl == 0 && rem == 0) {
+		return false;
+	}
 	if ((uint64_t)dl + rem != f->model_remaining) {
 		return true;
 	}

@@ -113,6 +113,13 @@ ENGINE = {
     bytes([15, 5 | 5 << 3 | 3 << 6, 3, 0]) +
     data(length=1000, sel=0x40, rem=u16(1500)) + data(length=1000) +
     data(length=1000) + complete(10),
+    # The same with an empty message (a credit grant, RemainingDataLength
+    # 0) between two fragments, as ksmbd sends it: no fragment.
+    'responder-empty-between-fragments': flags(role=RESPONDER, auto=True) +
+    settings() + bytes([15, 5 | 5 << 3 | 3 << 6, 3, 0]) +
+    data(length=1000, sel=0x40, rem=u16(1500)) +
+    data(length=0, granted=2, sel=0x80, rem=u16(0)) + data(length=1000) +
+    data(length=1000) + complete(10),
     # Raw negotiate request bytes through the decoder (responder).
     'responder-raw-negotiate': flags(role=RESPONDER) + settings() +
     raw(neg_req(credits=8)) + data(length=64, granted=3) + complete(4),

@@ -216,6 +216,9 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 	ssize_t n;
 	struct pollfd pfd;
 	const char *why;
+	uint64_t t_fork;
+	uint64_t deadline;
+	int ready;
 
 	if (pipe2(fds, O_CLOEXEC) != 0) {
 		talloc_free(request);
@@ -224,6 +227,7 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 	/* In thread mode the parent's RDMA thread is parked across fork(),
 	 * holding no lock the child could inherit. */
 	sd_rt_fork_prepare();
+	t_fork = sd_now();
 	pid = fork();
 	if (pid < 0) {
 		int err = errno;
@@ -244,6 +248,9 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 			int async_fd;
 		} stale;
 		int null_fd;
+		uint64_t t_start = sd_now();
+		uint64_t t_migrate = t_start;
+		uint64_t t_end;
 
 		close(fds[0]);
 		ret = sd_rt_fork_child();
@@ -252,6 +259,7 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 				     "failed: %s",
 			       request->peer, strerror(ret));
 		} else {
+			t_migrate = sd_now();
 			ret = request_migrate(request);
 			if (ret != 0) {
 				sd_log(NULL, "child for %s: rdma_migrate_id "
@@ -264,6 +272,22 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 			ret = EPIPE;
 		}
 		close(fds[1]);
+		t_end = sd_now();
+		if (ret != 0 || t_end - t_fork > 2000000000ull) {
+			/* Where a slow or failed child spent its time: until
+			 * it first ran, until its migration started, in it. */
+			sd_log(NULL, "child for %s: %s after %llu ms (first "
+				     "ran at %llu ms, migration from %llu ms "
+				     "to %llu ms)",
+			       request->peer,
+			       ret == EPIPE ? "the listener had given up"
+			       : ret != 0   ? "failed"
+					    : "took the connection",
+			       (unsigned long long)((t_end - t_fork) / 1000000),
+			       (unsigned long long)((t_start - t_fork) / 1000000),
+			       (unsigned long long)((t_migrate - t_fork) / 1000000),
+			       (unsigned long long)((t_end - t_fork) / 1000000));
+		}
 		if (ret != 0) {
 			_exit(1);
 		}
@@ -301,8 +325,24 @@ pid_t smbdirect_listener_fork(struct smbdirect_listener *listener,
 	pfd.fd = fds[0];
 	pfd.events = POLLIN;
 	why = "no word within 10 s";
-	if (poll(&pfd, 1, 10000) == 1) {
-		n = read(fds[0], &answer, 1);
+	/* A signal (SIGCHLD from an earlier connection's process, for one)
+	 * interrupts poll() and read(): that is no answer, so wait on until
+	 * the deadline. */
+	deadline = sd_now() + 10000000000ull;
+	do {
+		uint64_t now = sd_now();
+
+		ready = now < deadline
+				? poll(&pfd, 1,
+				       (int)((deadline - now + 999999) / 1000000))
+				: 0;
+	} while (ready < 0 && errno == EINTR);
+	if (ready < 0) {
+		why = "poll on its pipe failed";
+	} else if (ready == 1) {
+		do {
+			n = read(fds[0], &answer, 1);
+		} while (n < 0 && errno == EINTR);
 		if (n != 1) {
 			answer = 0;
 			why = "it exited first";

@@ -189,6 +189,24 @@ t_messages_small() { pair 400 "--small" messages --small --count 2000; }
 # d. RDMA write and read, 4 KiB to 8 MiB, over 1 and 4 descriptors.
 t_rdma() { pair 300 "" rdma; }
 
+# d2. Signals everywhere: a SIGALRM every millisecond (no SA_RESTART) in
+#     both processes, in both thread modes; echoes and RDMA must work as
+#     without (interrupted syscalls are retried, never taken for errors).
+t_signals() {
+	local m n
+	for m in caller rdma; do
+		pair 300 "--signal-every-ms 1 --thread-mode $m" messages \
+			--count 500 --signal-every-ms 1 --thread-mode $m || return 1
+		pair 300 "--signal-every-ms 1 --thread-mode $m" rdma \
+			--signal-every-ms 1 --thread-mode $m || return 1
+		# Interrupted for real: at least 100 signals on each side.
+		n=$(sed -n 's/^client: \([0-9]*\) SIGALRM caught$/\1/p' "$log.client")
+		note "$m: ${n:-no} SIGALRM in the client, $(sed -n 's/^server: \([0-9]*\) SIGALRM caught$/\1/p' "$log.server") in the server"
+		[ "${n:-0}" -ge 100 ] || return 1
+		grep -qE '^server: [0-9]{3,} SIGALRM caught$' "$log.server" || return 1
+	done
+}
+
 # e. An rkey reused after its exposure was freed: the server's write must
 #    fail (sdtest server checks EIO, then transport-error), the library
 #    must log it, both sides end cleanly, and the memory stays untouched
@@ -307,6 +325,39 @@ t_fork16() {
 	return $ok
 }
 
+# h2. Fork per connection with churn and signals: 4 client loops of 8
+#     short clients each, so connection processes exit (SIGCHLD, reaped by
+#     a tevent signal handler as smbd does) while the listener forks for
+#     the next ones, and a SIGALRM every 2 ms in the listener. A signal
+#     must not make the listener give up on a child.
+t_fork_churn() {
+	local loops=4 per=8 n i pids=() ok=0
+	n=$((loops * per))
+	start_server -- --fork --connections $n --signal-every-ms 2 || return 1
+	for i in $(seq 1 $loops); do
+		(
+			for j in $(seq 1 $per); do
+				timeout -k 5 120 "$sdtest" client $addr $port messages \
+					--count 20 >"$log.client$i.$j" 2>&1 ||
+					{ echo "client $i.$j exited $?"; exit 1; }
+			done
+		) &
+		pids+=($!)
+		bg+=($!)
+	done
+	for i in $(seq 1 $loops); do
+		wait "${pids[$((i - 1))]}" || { note "client loop $i failed"; ok=1; }
+	done
+	wait_bounded "$spid" 60 || { note "listener exited $?"; ok=1; }
+	if grep -q 'did not take the connection' "$log.server"; then
+		note "$(grep 'did not take the connection' "$log.server" | head -3)"
+		ok=1
+	fi
+	grep -qx "server: $n connections ($n children, $n reaped), 0 failures" \
+		"$log.server" || { note "the listener's count is wrong"; ok=1; }
+	return $ok
+}
+
 # Beyond the list: an RDMA write answered by Send-with-Invalidate; the
 # client's exposure must be reported invalidated.
 t_invalidate() { pair 60 "" invalidate; }
@@ -393,12 +444,14 @@ run_test messages t_messages
 run_test messages-small t_messages_small
 run_test messages-busy-poll t_messages_busy_poll
 run_test rdma t_rdma
+run_test signals t_signals
 run_test rkey-reuse t_rkey_reuse
 run_test kill-client t_kill_client
 run_test kill-server t_kill_server
 run_test keepalive-idle t_keepalive_idle
 run_test keepalive-timeout t_keepalive_timeout
 run_test fork16 t_fork16
+run_test fork-churn t_fork_churn
 run_test invalidate t_invalidate
 run_test identity t_identity
 run_test identity-caller-mode t_identity_caller_mode

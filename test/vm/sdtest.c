@@ -94,6 +94,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,6 +118,8 @@ static long keepalive_ms = -1;
 static long keepalive_timeout_ms = -1;
 static uint32_t idle_ms;
 static bool switch_identity;
+static long signal_every_ms;
+static volatile sig_atomic_t alarms; /* SIGALRM caught */
 static bool busy_poll;
 static uint64_t identity_switches;
 static enum smbdirect_thread_mode thread_mode = SMBDIRECT_THREAD_MODE_CALLER;
@@ -706,6 +709,32 @@ static void reaped_child(struct server *srv, pid_t pid, int status)
 	}
 }
 
+struct reaper {
+	struct server *srv;
+	int *reaped;
+};
+
+/* SIGCHLD, as smbd handles it: a tevent signal handler. The signal also
+ * interrupts whatever the listener is waiting in when it arrives (the
+ * fork's wait for the child's word): fork16 exercises that. */
+static void on_sigchld(struct tevent_context *ev, struct tevent_signal *se,
+		       int signum, int nsignals, void *siginfo, void *priv)
+{
+	struct reaper *r = priv;
+	int status;
+	pid_t pid;
+
+	(void)ev;
+	(void)se;
+	(void)signum;
+	(void)nsignals;
+	(void)siginfo;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		(*r->reaped)++;
+		reaped_child(r->srv, pid, status);
+	}
+}
+
 static int run_server(const struct sockaddr *addr, bool fork_mode,
 		      int expect)
 {
@@ -720,6 +749,13 @@ static int run_server(const struct sockaddr *addr, bool fork_mode,
 	ret = smbdirect_listen(ev, ev, addr, 64, on_request, &srv, &listener);
 	if (ret != 0) {
 		fprintf(stderr, "server: listen failed: %s\n", strerror(ret));
+		return 1;
+	}
+	struct reaper reaper = {.srv = &srv, .reaped = &reaped};
+
+	if (fork_mode && tevent_add_signal(ev, ev, SIGCHLD, 0, on_sigchld,
+					   &reaper) == NULL) {
+		fprintf(stderr, "server: no SIGCHLD handler\n");
 		return 1;
 	}
 	printf("server: listening (pid %d)\n", (int)getpid());
@@ -749,8 +785,14 @@ static int run_server(const struct sockaddr *addr, bool fork_mode,
 			reaped_child(&srv, pid, status);
 		}
 	}
-	while (reaped < srv.children &&
-	       (pid = waitpid(-1, &status, 0)) > 0) {
+	while (reaped < srv.children) {
+		pid = waitpid(-1, &status, 0);
+		if (pid < 0 && errno == EINTR) {
+			continue;
+		}
+		if (pid <= 0) {
+			break;
+		}
 		reaped++;
 		reaped_child(&srv, pid, status);
 	}
@@ -758,6 +800,9 @@ static int run_server(const struct sockaddr *addr, bool fork_mode,
 		fprintf(stderr, "server: reaped %d of %d children\n", reaped,
 			srv.children);
 		srv.failures++;
+	}
+	if (signal_every_ms > 0) {
+		printf("server: %d SIGALRM caught\n", (int)alarms);
 	}
 	printf("server: %d connections (%d children, %d reaped), "
 	       "%d failures\n",
@@ -1841,6 +1886,36 @@ static long parse_number(const char *s)
 	return v;
 }
 
+/* --signal-every-ms: SIGALRM at that period (a handler without
+ * SA_RESTART), so that the library's waits and syscalls get interrupted
+ * as they would in a process with timers or children. Interval timers
+ * are not inherited by fork(): in fork mode only the listener gets them. */
+static void on_alarm(int signum)
+{
+	(void)signum;
+	alarms++;
+}
+
+static int start_signal_timer(void)
+{
+	struct sigaction sa;
+	struct itimerval it;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	memset(&it, 0, sizeof(it));
+	it.it_interval.tv_sec = (time_t)(signal_every_ms / 1000);
+	it.it_interval.tv_usec = (suseconds_t)(signal_every_ms % 1000) * 1000;
+	it.it_value = it.it_interval;
+	if (sigaction(SIGALRM, &sa, NULL) != 0 ||
+	    setitimer(ITIMER_REAL, &it, NULL) != 0) {
+		fprintf(stderr, "sdtest: signal timer: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
@@ -1876,6 +1951,9 @@ int main(int argc, char **argv)
 			idle_ms = (uint32_t)parse_number(argv[++i]);
 		} else if (strcmp(argv[i], "--busy-poll") == 0) {
 			busy_poll = true;
+		} else if (strcmp(argv[i], "--signal-every-ms") == 0 &&
+			   i + 1 < argc) {
+			signal_every_ms = parse_number(argv[++i]);
 		} else if (strcmp(argv[i], "--switch-identity") == 0) {
 			switch_identity = true;
 		} else if (strcmp(argv[i], "--thread-mode") == 0 &&
@@ -1911,11 +1989,18 @@ int main(int argc, char **argv)
 			smbdirect_thread_mode_string(thread_mode), strerror(i));
 		return 1;
 	}
+	if (signal_every_ms > 0 && start_signal_timer() != 0) {
+		return 1;
+	}
 	if (strcmp(argv[1], "server") == 0) {
 		return run_server((struct sockaddr *)&ss, fork_mode, expect);
 	}
 	if (strcmp(argv[1], "client") == 0 && argc >= 5) {
-		return run_client((struct sockaddr *)&ss, argv[4]);
+		i = run_client((struct sockaddr *)&ss, argv[4]);
+		if (signal_every_ms > 0) {
+			printf("client: %d SIGALRM caught\n", (int)alarms);
+		}
+		return i;
 	}
 	fprintf(stderr, "usage: sdtest server|client ADDR PORT ...\n");
 	return 2;

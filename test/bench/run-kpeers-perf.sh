@@ -25,7 +25,7 @@ out="$(mktemp -d "$cache/runs/kpeers-perf.XXXXXX")"
 # The guest's /tmp is its own, and a checkout may live there: stage the
 # scripts in the shared results directory.
 cp "$top/test/interop/kpeers.sh" "$top/test/interop/samba-guest.sh" \
-	"$top/test/bench/kpeers-perf.sh" "$out/"
+	"$top/test/common/guest-wait.sh" "$top/test/bench/kpeers-perf.sh" "$out/"
 build="${1:-$top/build}"
 if [ -x "$build/tools/smbdirect-bridge" ]; then
 	cp "$build/tools/smbdirect-bridge" "$out/"

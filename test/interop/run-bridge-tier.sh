@@ -54,6 +54,7 @@ stage="$out/stage"
 mkdir -p "$stage"
 cp "$build/tools/smbdirect-bridge" "$stage/"
 cp "$here"/test/interop/bridge-*.sh "$here"/test/interop/samba-guest.sh \
+	"$here"/test/common/guest-wait.sh \
 	"$here"/test/interop/bridge-*.py \
 	"$here"/test/interop/bridge-*.supp "$stage/"
 cp "$here/test/vm/valgrind.supp" "$stage/" 2>/dev/null

@@ -56,7 +56,8 @@ esac
 stage="$out/stage"
 mkdir -p "$stage"
 cp "$here/test/interop/kpeers.sh" "$here/test/interop/interop-tests.sh" \
-	"$here/test/interop/samba-guest.sh" "$stage/"
+	"$here/test/interop/samba-guest.sh" "$here/test/common/guest-wait.sh" \
+	"$stage/"
 # Our tools for the tests that use them (the bridge tests fail with the
 # reason when it is missing).
 if [ -n "$build" ] && [ -x "$build/tools/smbdirect-bridge" ]; then

@@ -14,48 +14,9 @@ SG_PASS="${SG_PASS:-Br1dge-pw}"
 # Conventions: every wait is bounded; a failing function says why on
 # stderr (or through note(), if the caller defines it) and returns non-zero.
 
-ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# sg_note MSG: through the caller's note() if it has one, else stderr.
-sg_note() {
-	if declare -F note >/dev/null; then
-		note "$*"
-	else
-		echo "samba-guest: $*" >&2
-	fi
-}
-
-# wait_bounded PID SECONDS: wait for PID; after SECONDS, SIGKILL it and
-# return 124. Otherwise PID's exit status.
-wait_bounded() {
-	local pid=$1 limit=$(($2 * 1000)) start
-	start=$(ms)
-	while kill -0 "$pid" 2>/dev/null; do
-		if [ $(($(ms) - start)) -ge $limit ]; then
-			sg_note "pid $pid still running after $2 s: killed"
-			kill -9 "$pid" 2>/dev/null
-			wait "$pid" 2>/dev/null
-			return 124
-		fi
-		sleep 0.05
-	done
-	wait "$pid"
-}
-
-# wait_line FILE PATTERN SECONDS [PID]: until FILE has a line matching
-# the extended regex PATTERN (1 after SECONDS, or once PID is gone).
-wait_line() {
-	local file=$1 pattern=$2 limit=$(($3 * 1000)) pid=${4:-} start
-	start=$(ms)
-	until grep -qE "$pattern" "$file" 2>/dev/null; do
-		if [ $(($(ms) - start)) -ge $limit ] ||
-			{ [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; }; then
-			sg_note "no '$pattern' in $(basename "$file") after $3 s"
-			return 1
-		fi
-		sleep 0.05
-	done
-}
+# ms, guest_note, wait_bounded, wait_line: staged next to this file.
+# shellcheck source=test/common/guest-wait.sh
+. "$(dirname "${BASH_SOURCE[0]}")/guest-wait.sh"
 
 # counter LOGFILE NAME: the largest value of a bridge counter NAME=N
 # (counters lines, see smbdirect-bridge(1)) in LOGFILE.

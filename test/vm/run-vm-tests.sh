@@ -36,43 +36,13 @@ vg=(valgrind -q --error-exitcode=99 --leak-check=full
 	"--show-leak-kinds=definite,indirect"
 	--suppressions="$here/valgrind.supp")
 
-ms() { echo $(($(date +%s%N) / 1000000)); }
-
 # A line for the report of the current test (shown if it fails).
 note() { echo "$*" >>"$log.notes"; }
 
-# Wait for PID at most SECONDS; then SIGKILL it. Returns its exit status,
-# 124 on timeout.
-wait_bounded() {
-	local pid=$1 limit=$(($2 * 1000)) start
-	start=$(ms)
-	while kill -0 "$pid" 2>/dev/null; do
-		if [ $(($(ms) - start)) -ge $limit ]; then
-			note "pid $pid still running after $2 s: killed"
-			kill -CONT "$pid" 2>/dev/null
-			kill -9 "$pid" 2>/dev/null
-			wait "$pid" 2>/dev/null
-			return 124
-		fi
-		sleep 0.05
-	done
-	wait "$pid"
-}
-
-# Wait until FILE has a line matching PATTERN (grep -E), at most SECONDS,
-# while PID lives.
-wait_line() {
-	local file=$1 pattern=$2 limit=$(($3 * 1000)) pid=$4 start
-	start=$(ms)
-	until grep -qE "$pattern" "$file" 2>/dev/null; do
-		if [ $(($(ms) - start)) -ge $limit ] ||
-			! kill -0 "$pid" 2>/dev/null; then
-			note "no '$pattern' in $(basename "$file")"
-			return 1
-		fi
-		sleep 0.05
-	done
-}
+# ms, wait_bounded PID SECONDS, wait_line FILE PATTERN SECONDS [PID]
+# (staged next to this script by run-vm-tier.sh).
+# shellcheck source=test/common/guest-wait.sh
+. "$here/guest-wait.sh"
 
 # start_server [WRAPPER...] -- OPTIONS: a server on a fresh port, in the
 # background; sets spid once it listens.

@@ -46,7 +46,8 @@ esac
 stage="$out/stage"
 mkdir -p "$stage/test/vm"
 cp "$build/test/vm/sdtest" "$stage/test/vm/"
-cp "$here/test/vm/run-vm-tests.sh" "$here/test/vm/valgrind.supp" "$stage/"
+cp "$here/test/vm/run-vm-tests.sh" "$here/test/vm/valgrind.supp" \
+	"$here/test/common/guest-wait.sh" "$stage/"
 
 start=$(date +%s)
 # The guest starts in the caller's directory: make it one it can see. The

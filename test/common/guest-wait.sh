@@ -1,0 +1,52 @@
+# shellcheck shell=bash
+# Bounded waits for the scripts that run inside the soft-RoCE guest: the
+# VM tier (test/vm/run-vm-tests.sh), the bridge and interop tiers and the
+# kernel-peers benchmark (through test/interop/samba-guest.sh). The tier
+# runners stage this file next to those scripts (the guest's /tmp is its
+# own, and a checkout may live there). Every wait is bounded; a wait that
+# fails says why through the caller's note(), or on stderr without one.
+
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# guest_note MSG: through the caller's note() if it has one, else stderr.
+guest_note() {
+	if declare -F note >/dev/null; then
+		note "$*"
+	else
+		echo "guest: $*" >&2
+	fi
+}
+
+# wait_bounded PID SECONDS: wait for PID; after SECONDS, SIGKILL it (after
+# a SIGCONT, in case a test stopped it) and return 124. Otherwise PID's
+# exit status.
+wait_bounded() {
+	local pid=$1 limit=$(($2 * 1000)) start
+	start=$(ms)
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ $(($(ms) - start)) -ge $limit ]; then
+			guest_note "pid $pid still running after $2 s: killed"
+			kill -CONT "$pid" 2>/dev/null
+			kill -9 "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			return 124
+		fi
+		sleep 0.05
+	done
+	wait "$pid"
+}
+
+# wait_line FILE PATTERN SECONDS [PID]: until FILE has a line matching the
+# extended regex PATTERN; 1 after SECONDS, or as soon as PID is gone.
+wait_line() {
+	local file=$1 pattern=$2 limit=$(($3 * 1000)) pid=${4:-} start
+	start=$(ms)
+	until grep -qE "$pattern" "$file" 2>/dev/null; do
+		if [ $(($(ms) - start)) -ge $limit ] ||
+			{ [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; }; then
+			guest_note "no '$pattern' in $(basename "$file") after $3 s"
+			return 1
+		fi
+		sleep 0.05
+	done
+}

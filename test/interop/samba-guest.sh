@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # Guest-side helpers shared by the bridge tier (bridge-tests.sh), the
 # interop tier (interop-tests.sh) and the kernel-peers benchmark
-# (test/bench/kpeers-perf.sh): bounded waits, a private stock smbd, and
-# the counters smbdirect-bridge logs. Source it from bash inside the
-# soft-RoCE guest.
+# (test/bench/kpeers-perf.sh): a private stock smbd, the counters
+# smbdirect-bridge logs, and (from test/common/guest-wait.sh, staged next
+# to it) the bounded waits. Source it from bash inside the soft-RoCE guest.
 #
 # Settings (set before calling; the defaults are the bridge tier's):
 SG_WORK="${SG_WORK:-/tmp/bridge}"      # smbd's private tree (guest tmpfs)

@@ -290,14 +290,10 @@ case " $sections " in
 esac
 elapsed=$(($(date +%s) - start))
 
-# The report: medians per tool, test and size, and their ratio.
-{
-	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); guest kernel $(uname -r), $(nproc) vCPUs, device rxe0 on dummy0 ($addr, loopback)"
-	echo "- Tools: perftest $(dpkg-query -W -f '${Version}' perftest 2>/dev/null || echo '?') (\`-R -F\`), $("$perf" --version 2>/dev/null)"
-	echo "- Medians of $runs runs per cell, tools interleaved; tx depth $depth for the bandwidth tests (\`-t\` of both tools); latency is t_typical (the median one-way latency, round trip / 2), bandwidth is BW average in MB/s (MB = 2^20 bytes). Busy rows: both tools poll without sleeping (perftest's default, smbdirect-perf \`--busy-poll\`); event rows: both sleep until a completion event (\`-e\`, smbdirect-perf's default)."
-	echo "- Perf script run time: ${elapsed} s"
-	echo
-	awk -F, '
+# The report: medians per tool, test and size, and their ratio. Both
+# tables read the CSV the same way (record(): tool, test, size,
+# iterations, run, result): one row per cell, its runs, their median.
+collect='
 	NR == 1 { next }
 	{
 		key = $2 "," $3
@@ -317,6 +313,14 @@ elapsed=$(($(date +%s) - start))
 		}
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
+'
+{
+	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); guest kernel $(uname -r), $(nproc) vCPUs, device rxe0 on dummy0 ($addr, loopback)"
+	echo "- Tools: perftest $(dpkg-query -W -f '${Version}' perftest 2>/dev/null || echo '?') (\`-R -F\`), $("$perf" --version 2>/dev/null)"
+	echo "- Medians of $runs runs per cell, tools interleaved; tx depth $depth for the bandwidth tests (\`-t\` of both tools); latency is t_typical (the median one-way latency, round trip / 2), bandwidth is BW average in MB/s (MB = 2^20 bytes). Busy rows: both tools poll without sleeping (perftest's default, smbdirect-perf \`--busy-poll\`); event rows: both sleep until a completion event (\`-e\`, smbdirect-perf's default)."
+	echo "- Perf script run time: ${elapsed} s"
+	echo
+	awk -F, "$collect"'
 	function row(key, what, ref, mine, goal,    p, s, r, ratio, met, part) {
 		split(key, part, ",")
 		p = median(ref, key)
@@ -371,26 +375,7 @@ elapsed=$(($(date +%s) - start))
 		echo
 		echo "Thread modes (smbdirect-perf on both sides in the same mode; medians of $runs runs, modes interleaved):"
 		echo
-		awk -F, '
-		NR == 1 { next }
-		{
-			key = $2 "," $3
-			if (!(key in seen)) { seen[key] = 1; order[++nk] = key }
-			iters[key] = $4
-			if ($6 != "") { n = ++cnt[$1, key]; val[$1, key, n] = $6 + 0 }
-			runs[$1, key] = runs[$1, key] (runs[$1, key] == "" ? "" : " ") ($6 == "" ? "fail" : $6)
-		}
-		function median(tool, key,    n, i, j, a, v) {
-			n = cnt[tool, key]
-			if (n == 0) return ""
-			for (i = 1; i <= n; i++) a[i] = val[tool, key, i]
-			for (i = 2; i <= n; i++) {
-				v = a[i]
-				for (j = i - 1; j >= 1 && a[j] > v; j--) a[j + 1] = a[j]
-				a[j + 1] = v
-			}
-			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-		}
+		awk -F, "$collect"'
 		END {
 			print "| measurement | #bytes | #iterations | caller-thread | rdma-thread | ratio (rdma-thread / caller-thread) | runs caller | runs rdma |"
 			print "|---|---:|---:|---:|---:|---:|---|---|"

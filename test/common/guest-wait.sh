@@ -50,3 +50,19 @@ wait_line() {
 		sleep 0.05
 	done
 }
+
+# test_verdict NAME RC START_MS: count a finished test in the caller's
+# passed/failed and print "PASS NAME (s.d s)" or "FAIL NAME (s.d s)", the
+# lines the tier runners and buildtools/test.sh read. Returns RC, so that
+# the caller can add its failure details: test_verdict ... || details.
+test_verdict() {
+	local elapsed=$(($(ms) - $3))
+	if [ "$2" -eq 0 ]; then
+		passed=$((passed + 1))
+		printf 'PASS %s (%d.%d s)\n' "$1" $((elapsed / 1000)) $((elapsed % 1000 / 100))
+	else
+		failed=$((failed + 1))
+		printf 'FAIL %s (%d.%d s)\n' "$1" $((elapsed / 1000)) $((elapsed % 1000 / 100))
+	fi
+	return "$2"
+}

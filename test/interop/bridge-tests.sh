@@ -150,7 +150,7 @@ run_test_named() {
 }
 
 run_test() {
-	local name=$1 start rc elapsed f
+	local name=$1 start rc f
 	shift
 	if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qx "$name"; then
 		return
@@ -167,13 +167,7 @@ run_test() {
 		note "a sanitizer reported an error (see the logs)"
 		rc=1
 	fi
-	elapsed=$(($(ms) - start))
-	if [ $rc -eq 0 ]; then
-		passed=$((passed + 1))
-		printf 'PASS %s (%d.%d s)\n' "$name" $((elapsed / 1000)) $((elapsed % 1000 / 100))
-	else
-		failed=$((failed + 1))
-		printf 'FAIL %s (%d.%d s)\n' "$name" $((elapsed / 1000)) $((elapsed % 1000 / 100))
+	if ! test_verdict "$name" $rc "$start"; then
 		for f in "$log".notes "$log".forward "$log".reverse "$log".client*; do
 			[ -f "$f" ] || continue
 			echo "  | == $(basename "$f")"

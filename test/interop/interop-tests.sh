@@ -48,7 +48,7 @@ ms() { echo $(($(date +%s%N) / 1000000)); }
 # optional test runs only when named, an --always one whatever the list.
 # Prints PASS/FAIL with the time taken, and on failure the log's last lines.
 run_test() {
-	local optional=0 always=0 name start rc elapsed
+	local optional=0 always=0 name start rc
 	case "$1" in
 	--optional) optional=1; shift ;;
 	--always) always=1; shift ;;
@@ -67,15 +67,7 @@ run_test() {
 	kp_mark "test $name"
 	"$@" >"$log" 2>&1
 	rc=$?
-	elapsed=$(($(ms) - start))
-	if [ $rc -eq 0 ]; then
-		passed=$((passed + 1))
-		printf 'PASS %s (%d.%d s)\n' "$name" $((elapsed / 1000)) $((elapsed % 1000 / 100))
-	else
-		failed=$((failed + 1))
-		printf 'FAIL %s (%d.%d s)\n' "$name" $((elapsed / 1000)) $((elapsed % 1000 / 100))
-		tail -n 25 "$log" | sed 's/^/  | /'
-	fi
+	test_verdict "$name" $rc "$start" || tail -n 25 "$log" | sed 's/^/  | /'
 	return $rc
 }
 

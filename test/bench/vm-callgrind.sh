@@ -38,15 +38,9 @@ log() { echo "vm-callgrind: $*" >&2; }
 
 [ -x "$perf" ] || { log "smbdirect-perf not found"; exit 1; }
 
-wait_banner() {
-	local file="$1" pid="$2" _
-	for _ in $(seq 1 600); do
-		grep -q "Waiting for client" "$file" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+# wait_line (the server's "Waiting for client" banner).
+# shellcheck source=test/common/guest-wait.sh
+. "$(dirname "$0")/../common/guest-wait.sh"
 
 # callgrind's total instruction count of an output file.
 total_ir() {
@@ -74,7 +68,7 @@ run_pair() {
 		stdbuf -oL "${scmd[@]}" -p "$port" >"$out/$name.server" 2>&1 &
 	fi
 	spid=$!
-	if ! wait_banner "$out/$name.server" "$spid"; then
+	if ! wait_line "$out/$name.server" "Waiting for client" 60 "$spid"; then
 		kill "$spid" 2>/dev/null
 		wait "$spid" 2>/dev/null
 		log "$name: the server did not start"

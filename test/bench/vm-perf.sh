@@ -83,17 +83,9 @@ iters_for() {
 	}'
 }
 
-# Wait until FILE shows the server's "Waiting for client" banner (both
-# tools print it) or PID exits; false on timeout or exit.
-wait_ready() {
-	local file="$1" pid="$2" _
-	for _ in $(seq 1 300); do
-		grep -q "Waiting for client" "$file" 2>/dev/null && return 0
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+# wait_line (a server's "Waiting for client" banner: both tools print it).
+# shellcheck source=test/common/guest-wait.sh
+. "$(dirname "$0")/../common/guest-wait.sh"
 
 stop_server() {
 	local pid="$1" _
@@ -127,7 +119,7 @@ perftest_once() {
 		# Line-buffered, or the banner waits in stdio's buffer.
 		stdbuf -oL "$prog" "${args[@]}" -p "$port_perftest" >"$srv" 2>&1 &
 		spid=$!
-		if ! wait_ready "$srv" "$spid"; then
+		if ! wait_line "$srv" "Waiting for client" 30 "$spid"; then
 			stop_server "$spid"
 			continue
 		fi
@@ -173,7 +165,7 @@ smbd_once() {
 		cli="$out/logs/smbdirect-perf-$tag-$test-$size-r$run-a$attempt.client"
 		"$perf" -p "$port_smbd" "${extra[@]}" >"$srv" 2>&1 &
 		spid=$!
-		if ! wait_ready "$srv" "$spid"; then
+		if ! wait_line "$srv" "Waiting for client" 30 "$spid"; then
 			stop_server "$spid"
 			continue
 		fi

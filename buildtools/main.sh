@@ -103,6 +103,7 @@ case "$perf" in
 	;;
 esac
 echo "== no RDMA device here: smbdirect-perf in the soft-RoCE guest (qemu, rxe0 at 10.9.0.1)"
+bash "$here/buildtools/check-guest-deps.sh" main
 # The guest sees the host's / but not its /tmp, where a checkout may live:
 # it runs a copy of this script from a results directory it can see.
 cache="${SMBDIRECT_CACHE:-/var/cache/libsmbdirect}"

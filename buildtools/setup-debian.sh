@@ -3,13 +3,21 @@
 # own archive only. Idempotent; run as root.
 set -euo pipefail
 
+# By use (docs/testing.md has the table, with the reasons):
 PACKAGES=(
+	# build: the library, its tests and tools
 	build-essential cmake pkg-config git
 	libtalloc-dev libtevent-dev libcmocka-dev
 	libibverbs-dev librdmacm-dev rdma-core ibverbs-providers
+	# fuzzers (libFuzzer) and the sanitizer runtimes
 	clang libclang-rt-14-dev
 	valgrind python3
-	samba smbclient samba-testsuite
+	# the soft-RoCE guest: Debian's kernel under qemu, a busybox initrd
+	qemu-system-x86 busybox-static cpio kmod iproute2 ibverbs-utils
+	rdmacm-utils perftest
+	# guest tiers that run stock Samba (smbd with vfs xattr_tdb, whose
+	# module is in samba-vfs-modules), its clients and cifs.ko's helper
+	samba samba-vfs-modules smbclient samba-testsuite cifs-utils
 )
 
 missing=()

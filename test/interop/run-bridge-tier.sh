@@ -8,9 +8,10 @@
 # Environment: BRIDGE_TIER_TIMEOUT, seconds for the whole boot (default
 # 540); SMBDIRECT_CACHE as for run.sh.
 #
-# Needs Debian's samba, smbclient and samba-testsuite on the host (the
-# guest runs the host's binaries): buildtools/setup-debian.sh does not
-# install them, so this script says so and fails if they are missing.
+# Needs Debian's samba, samba-vfs-modules, smbclient and samba-testsuite on
+# the host (the guest runs the host's binaries; buildtools/setup-debian.sh
+# installs them): buildtools/check-guest-deps.sh fails the tier at once,
+# naming what is missing, if one is not there.
 #
 # Prints the guest's PASS/FAIL lines (with a failing test's log tails) and
 # as its last line "bridge: N passed, M failed" (also when the guest did
@@ -26,14 +27,8 @@ if [ ! -x "$build/tools/smbdirect-bridge" ]; then
 	echo "bridge tier: $build/tools/smbdirect-bridge is missing" >&2
 	exit 2
 fi
-for tool in smbd smbclient smbtorture smbpasswd; do
-	if ! command -v $tool >/dev/null; then
-		echo "bridge tier: $tool missing; apt-get install samba smbclient samba-testsuite" >&2
-		echo "FAIL setup (no $tool)"
-		echo "bridge: 0 passed, 1 failed"
-		exit 1
-	fi
-done
+. "$here/test/common/tier-host.sh"
+tier_need_deps bridge
 timeout="${BRIDGE_TIER_TIMEOUT:-540}"
 cache="${SMBDIRECT_CACHE:-/var/cache/libsmbdirect}"
 case "$build/" in

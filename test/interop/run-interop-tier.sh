@@ -32,6 +32,8 @@ elif [ $# -gt 0 ] && [ -d "$1" ]; then
 	build="$(cd "$1" && pwd)"
 	shift
 fi
+. "$here/test/common/tier-host.sh"
+tier_need_deps interop
 timeout="${INTEROP_TIER_TIMEOUT:-600}"
 cache="${SMBDIRECT_CACHE:-/var/cache/libsmbdirect}"
 start=$(date +%s)

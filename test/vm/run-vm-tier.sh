@@ -28,6 +28,8 @@ if [ ! -x "$build/test/vm/sdtest" ]; then
 	echo "vm tier: $build/test/vm/sdtest is missing" >&2
 	exit 2
 fi
+. "$here/test/common/tier-host.sh"
+tier_need_deps vm
 timeout="${VM_TIER_TIMEOUT:-600}"
 cache="${SMBDIRECT_CACHE:-/var/cache/libsmbdirect}"
 case "$build/" in

@@ -118,29 +118,25 @@ tarball=/usr/src/linux-source-6.1.tar.xz
 # bookworm's 3.4.7 fails every tree connect against this kernel (its share
 # config reply lacks payload_sz); 3.5.2 works. It Conflicts: samba, so it
 # is never installed: downloaded through a private apt state (sources,
-# lists and caches of its own; /etc/apt is only read) and unpacked.
-apt_dir="$kc/apt"
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/parts" "$apt_dir/archives/partial" "$kc/debs"
-cat >"$apt_dir/sources.list" <<EOF
-deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main
-EOF
-private_apt=(-o Dir::Etc::SourceList="$apt_dir/sources.list"
-	-o Dir::Etc::SourceParts="$apt_dir/parts"
-	-o Dir::State::Lists="$apt_dir/lists"
-	-o Dir::Cache::Archives="$apt_dir/archives"
-	-o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=)
+# lists and caches of its own, on the machine's own mirror; /etc/apt is
+# only read: buildtools/apt-private.sh) and unpacked.
+# shellcheck source=buildtools/apt-private.sh
+. "$here/../apt-private.sh"
+apt_private_init "$kc/apt" deb bookworm-backports ||
+	die "no Debian mirror in the machine's apt sources to take bookworm-backports from"
+mkdir -p "$kc/debs"
 ktdeb="$(newest_file "$kc/debs/ksmbd-tools_"*.deb)"
 if [ -z "$ktdeb" ]; then
-	say "ksmbd-tools: apt-get download from bookworm-backports (private apt state in $apt_dir)"
-	"${apt_get[@]}" "${private_apt[@]}" update -q >&2
-	bpover="$(apt-cache "${private_apt[@]}" madison ksmbd-tools |
+	say "ksmbd-tools: apt-get download from bookworm-backports (private apt state in $kc/apt)"
+	"${apt_get[@]}" "${apt_private[@]}" update -q >&2
+	bpover="$(apt-cache "${apt_private[@]}" madison ksmbd-tools |
 		awk -F' *\\| *' '/bookworm-backports/ {print $2; exit}')"
 	[ -n "$bpover" ] || die "ksmbd-tools is not in bookworm-backports"
 	dpkg --compare-versions "$bpover" ge "$ksmbd_tools_min" ||
 		die "bookworm-backports has ksmbd-tools $bpover, need >= $ksmbd_tools_min"
 	# apt drops privileges to _apt for downloads: give it the directory.
 	chown _apt "$kc/debs" 2>/dev/null || true
-	(cd "$kc/debs" && "${apt_get[@]}" "${private_apt[@]}" download -q \
+	(cd "$kc/debs" && "${apt_get[@]}" "${apt_private[@]}" download -q \
 		"ksmbd-tools=$bpover" >&2)
 	ktdeb="$(newest_file "$kc/debs/ksmbd-tools_"*.deb)"
 	[ -n "$ktdeb" ] || die "apt-get download left no ksmbd-tools .deb in $kc/debs"

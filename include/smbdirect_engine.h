@@ -84,6 +84,18 @@ struct smbdirect_engine_msg {
 	unsigned int iov_count;
 	/** For the caller; the engine never touches it. */
 	void *private_data;
+	/**
+	 * Send-with-Invalidate: [MS-SMBD] 3.1.4.2 lets the upper layer pass,
+	 * with each message, "an optional remote memory token to be
+	 * invalidated on the receiving peer". If true, the first fragment of
+	 * this message, and no other, goes with @ref invalidate_token
+	 * (smbdirect_send_desc::invalidate). It is a property of this one
+	 * message: however many messages wait for credits, each token leaves
+	 * with its own message.
+	 */
+	bool invalidate;
+	/** The peer's token (rkey) to invalidate, if @ref invalidate. */
+	uint32_t invalidate_token;
 	/** Engine bookkeeping; zero it before the first submit. */
 	struct {
 		struct smbdirect_engine_msg *next; /**< queue link */
@@ -119,6 +131,15 @@ struct smbdirect_send_desc {
 	size_t data_length;
 	/** The upper-layer message this fragment belongs to, or NULL. */
 	struct smbdirect_engine_msg *msg;
+	/**
+	 * Transmit with Send-with-Invalidate of @ref invalidate_token (an
+	 * RDMA SEND_WITH_INV): set on the first fragment of a message whose
+	 * caller asked for it (smbdirect_engine_msg::invalidate), never on
+	 * another fragment or message ([MS-SMBD] 3.1.4.2, 3.1.5.4).
+	 */
+	bool invalidate;
+	/** The peer's token to invalidate, if @ref invalidate. */
+	uint32_t invalidate_token;
 };
 
 /**

@@ -325,6 +325,12 @@ static bool send_data_message(struct smbdirect_engine *e,
 		desc.iov = msg->iov + msg->internal.iov_index;
 		desc.iov_count = msg->iov_count - msg->internal.iov_index;
 		desc.iov_offset = msg->internal.iov_offset;
+		/* 3.1.4.2: the token to invalidate belongs to this message;
+		 * 3.1.5.4: it goes with its first fragment only. */
+		if (msg->invalidate && msg->internal.fragments_posted == 0) {
+			desc.invalidate = true;
+			desc.invalidate_token = msg->invalidate_token;
+		}
 	}
 	if (!transmit(e, &desc)) {
 		return false;

@@ -221,12 +221,12 @@ static int cb_send(void *priv, const struct smbdirect_send_desc *desc)
 		wr.send_flags |= IBV_SEND_INLINE;
 		conn->stats.inline_sends += 1;
 	}
-	if (conn->invalidate_next != 0 && desc->msg != NULL) {
-		/* [MS-SMBD] 3.1.5.4: the token to invalidate goes with exactly
-		 * one fragment of the message: its first. */
+	if (desc->invalidate) {
+		/* [MS-SMBD] 3.1.4.2, 3.1.5.4: the engine says which fragment
+		 * carries its message's token (the first); nothing of it is
+		 * kept per connection. */
 		wr.opcode = IBV_WR_SEND_WITH_INV;
-		wr.invalidate_rkey = conn->invalidate_next;
-		conn->invalidate_next = 0;
+		wr.invalidate_rkey = desc->invalidate_token;
 	}
 	ret = sd_post_send(conn, &wr);
 	if (ret != 0) {
@@ -1013,7 +1013,6 @@ struct sd_send_req {
 	struct tevent_req *req;
 	struct smbdirect_engine_msg msg;
 	struct iovec *iov;
-	uint32_t invalidate_rkey;
 	bool queued;
 };
 
@@ -1119,7 +1118,7 @@ static void fail_pending(struct smbdirect_conn *conn)
 static struct tevent_req *send_common(void *mem_ctx, struct tevent_context *ev,
 				      struct smbdirect_conn *conn,
 				      const struct iovec *iov, int iovcnt,
-				      uint32_t invalidate_rkey)
+				      bool invalidate, uint32_t remote_rkey)
 {
 	struct tevent_req *req;
 	struct sd_send_req *s;
@@ -1146,16 +1145,12 @@ static struct tevent_req *send_common(void *mem_ctx, struct tevent_context *ev,
 	s->msg.iov = s->iov;
 	s->msg.iov_count = (unsigned int)iovcnt;
 	s->msg.private_data = s;
-	s->invalidate_rkey = invalidate_rkey;
+	/* [MS-SMBD] 3.1.4.2: the token travels with this message. */
+	s->msg.invalidate = invalidate;
+	s->msg.invalidate_token = remote_rkey;
 	LIST_ADD(&conn->send_reqs, s, struct sd_send_req);
 	s->queued = true;
 	talloc_set_destructor(s, send_req_destructor);
-	if (invalidate_rkey != 0) {
-		/* Sends leave in submit order and cb_send() attaches the
-		 * rkey to the next message's first fragment, so it must be
-		 * the next one submitted. */
-		conn->invalidate_next = invalidate_rkey;
-	}
 	sd_conn_hold(conn);
 	ret = smbdirect_engine_submit(conn->engine, sd_now(), &s->msg);
 	if (ret != 0) {
@@ -1178,14 +1173,14 @@ struct tevent_req *smbdirect_send_send(void *mem_ctx,
 				       struct smbdirect_conn *conn,
 				       const struct iovec *iov, int iovcnt)
 {
-	return send_common(mem_ctx, ev, conn, iov, iovcnt, 0);
+	return send_common(mem_ctx, ev, conn, iov, iovcnt, false, 0);
 }
 
 struct tevent_req *smbdirect_send_invalidate_send(
 	void *mem_ctx, struct tevent_context *ev, struct smbdirect_conn *conn,
 	const struct iovec *iov, int iovcnt, uint32_t remote_rkey)
 {
-	return send_common(mem_ctx, ev, conn, iov, iovcnt, remote_rkey);
+	return send_common(mem_ctx, ev, conn, iov, iovcnt, true, remote_rkey);
 }
 
 int smbdirect_send_recv(struct tevent_req *req)

@@ -106,7 +106,6 @@ struct smbdirect_conn {
 	uint32_t recv_queue_capacity;
 	uint32_t recv_queue_first;
 	uint32_t recv_queue_count;
-	uint32_t invalidate_next;          /* rkey for the next send, or 0 */
 
 	/* RDMA operations: posted (in order) and waiting for SQ room */
 	struct sd_rdma_op *rdma_posted;

@@ -43,6 +43,8 @@ static int mock_send(void *priv, const struct smbdirect_send_desc *desc)
 	s->length = smbdirect_send_desc_length(desc);
 	s->bytes = talloc_size(m, s->length > 0 ? s->length : 1);
 	s->msg = desc->msg;
+	s->invalidate = desc->invalidate;
+	s->invalidate_token = desc->invalidate_token;
 	if (smbdirect_send_desc_copy(desc, s->bytes, s->length) != s->length) {
 		abort();
 	}

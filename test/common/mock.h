@@ -26,6 +26,8 @@ struct mock_sent {
 	uint8_t *bytes; /* header + payload, talloc'd off the mock */
 	size_t length;
 	struct smbdirect_engine_msg *msg;
+	bool invalidate;           /* desc->invalidate */
+	uint32_t invalidate_token; /* desc->invalidate_token */
 };
 
 struct mock {

@@ -559,6 +559,69 @@ static void test_3_1_5_1_queued_messages_sent_in_order(
 }
 ROLE_TESTS(test_3_1_5_1_queued_messages_sent_in_order)
 
+/* [MS-SMBD] 3.1.4.2: a token to invalidate is an argument of one Send
+ * Message call, and 3.1.5.4 sends it with that message's first fragment.
+ * With no credit, messages with and without tokens queue; the peer grants
+ * one credit at a time. Each first fragment carries its own message's
+ * token (0 included: it is a valid rkey), and no other fragment, and no
+ * credit-only message, carries any. */
+static void test_3_1_4_2_invalidate_token_per_message(
+	void **state, enum smbdirect_role role)
+{
+	struct peer_cfg pc = peer_default();
+	static const struct {
+		size_t length;
+		bool invalidate;
+		uint32_t token;
+	} spec[] = {
+		{ 100, false, 0 }, { 200, true, 0x1111 }, { 3000, true, 0x2222 },
+		{ 10, false, 0 },  { 1500, true, 0 },     { 40, true, 0x3333 },
+	};
+	struct tmsg *t[ARRAY_SIZE(spec)];
+	struct mock *m;
+	size_t i;
+	size_t k = 0;
+	bool first = true;
+
+	pc.grants = role == SMBDIRECT_ROLE_INITIATOR ? 1 : 0;
+	m = ready_peer(*state, role, NULL, &pc);
+	for (i = 0; i < ARRAY_SIZE(spec); i++) {
+		t[i] = new_msg(*state, spec[i].length, 30 + (unsigned int)i);
+		t[i]->msg.invalidate = spec[i].invalidate;
+		t[i]->msg.invalidate_token = spec[i].token;
+		assert_int_equal(
+			smbdirect_engine_submit(m->engine, m->now, &t[i]->msg),
+			0);
+	}
+	assert_int_equal(m->sent_count, 0);
+	pump(m, 1);
+	assert_int_equal(m->done_count, ARRAY_SIZE(spec));
+	for (i = 0; i < m->sent_count; i++) {
+		struct smbdirect_data_header hdr;
+
+		assert_true(mock_sent_data(m, i, &hdr));
+		if (hdr.data_length == 0) {
+			assert_false(m->sent[i].invalidate);
+			continue;
+		}
+		assert_true(k < ARRAY_SIZE(spec));
+		assert_ptr_equal(m->sent[i].msg, &t[k]->msg);
+		if (first && spec[k].invalidate) {
+			assert_true(m->sent[i].invalidate);
+			assert_int_equal(m->sent[i].invalidate_token,
+					 spec[k].token);
+		} else {
+			assert_false(m->sent[i].invalidate);
+		}
+		first = hdr.remaining_data_length == 0;
+		if (first) {
+			k += 1;
+		}
+	}
+	assert_int_equal(k, ARRAY_SIZE(spec));
+}
+ROLE_TESTS(test_3_1_4_2_invalidate_token_per_message)
+
 /* [MS-SMBD] 3.1.5.4-k: a send the transport refuses ends the connection
  * (local-error); the message is never reported done. */
 static void test_3_1_5_4_send_failure_terminates(void **state,
@@ -988,6 +1051,7 @@ int main(void)
 		BOTH(test_3_1_4_2_send_done_after_all_fragments),
 		BOTH(test_send_complete_overflow_terminates),
 		BOTH(test_3_1_5_1_queued_messages_sent_in_order),
+		BOTH(test_3_1_4_2_invalidate_token_per_message),
 		BOTH(test_3_1_5_4_send_failure_terminates),
 		BOTH(test_3_1_5_8_message_shorter_than_20_terminates),
 		BOTH(test_3_1_5_8_message_of_20_bytes_accepted),

@@ -1,0 +1,132 @@
+/*
+ * fakeverbs: an in-process RDMA fabric for host-side tests of the RDMA
+ * binding (lib/rdma_*.c), linked instead of libibverbs and librdmacm.
+ *
+ * Copyright (C) 2026 The libsmbdirect authors
+ * SPDX-License-Identifier: LGPL-3.0-or-later
+ *
+ * It defines the rdma-core functions the library calls (rdma_cm ids and
+ * event channels, device contexts, PDs, CQs with completion channels, RC
+ * QPs, MRs and type-2 memory windows) and carries work requests out at
+ * once, in the calling thread, with the semantics the library depends on:
+ *
+ *  - a SEND lands in the remote QP's oldest posted receive; with none
+ *    posted the sender gets IBV_WC_RNR_RETRY_EXC_ERR and its QP goes to
+ *    error (RNR retry 0, as the Linux peers and the library set it), so a
+ *    credit mistake fails the test as it would on a wire;
+ *  - SEND_WITH_INV invalidates the named memory window at the receiver,
+ *    whose completion carries IBV_WC_WITH_INV and the rkey; an rkey that
+ *    names no window there fails both QPs;
+ *  - RDMA READ and WRITE check the remote rkey, its access and bounds;
+ *  - completions go to the CQ, and an armed CQ makes its completion
+ *    channel's fd readable; rdma_cm events make the event channel's fd
+ *    readable. So tevent drives the library exactly as with real verbs.
+ *
+ * Two kinds of peer: another library connection in the same process (a
+ * listener at a port, as with real rdma_cm), or a scripted peer that the
+ * test plays by hand (fv_script_listen()): it records every message the
+ * library sends it and sends whatever the test gives it.
+ *
+ * Single-threaded: the library's caller-thread mode only.
+ */
+#ifndef SMBDIRECT_TEST_FAKEVERBS_H
+#define SMBDIRECT_TEST_FAKEVERBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <infiniband/verbs.h>
+
+/** A scripted peer: the far end of one connection, played by the test. */
+struct fv_peer;
+
+/** One message the library sent to a scripted peer. */
+struct fv_msg {
+	uint8_t *data;
+	size_t length;
+	/** IBV_WR_SEND or IBV_WR_SEND_WITH_INV. */
+	enum ibv_wr_opcode opcode;
+	/** The rkey it invalidates (SEND_WITH_INV only). */
+	uint32_t invalidate_rkey;
+};
+
+/** Counters of the fabric since the last fv_reset(). */
+struct fv_stats {
+	uint64_t sends;         /**< SEND and SEND_WITH_INV executed */
+	uint64_t rnr_errors;    /**< sends that found no posted receive */
+	uint64_t rdma_reads;    /**< RDMA READ work requests executed */
+	uint64_t rdma_writes;   /**< RDMA WRITE work requests executed */
+	uint64_t access_errors; /**< RDMA or invalidation refused */
+	uint64_t cq_overflows;  /**< completions dropped on a full CQ */
+};
+
+/**
+ * Free everything scripted peers hold and clear the fabric's tables and
+ * counters. Objects the library still holds stay valid.
+ * @return The number of library-side objects still alive (ids, event
+ *         channels, contexts, PDs, CQs, completion channels, QPs, MRs,
+ *         MWs): 0 when the library released everything it created.
+ */
+int fv_reset(void);
+
+/** Read the fabric's counters. */
+void fv_get_stats(struct fv_stats *stats);
+
+/**
+ * Whether the device offers type-2 memory windows (default true, like
+ * rxe); false makes the library register an MR per exposure.
+ */
+void fv_set_memory_windows(bool on);
+
+/**
+ * A scripted listener at @p port: each rdma_connect() to it is accepted at
+ * once with the given RDMA read limits, and becomes a peer for
+ * fv_peer_next().
+ */
+void fv_script_listen(uint16_t port, uint8_t responder_resources,
+		      uint8_t initiator_depth);
+
+/** The oldest scripted connection not yet taken, or NULL. */
+struct fv_peer *fv_peer_next(void);
+
+/** How many messages the library sent to @p peer. */
+size_t fv_peer_inbox_count(const struct fv_peer *peer);
+
+/** Message @p index (0 = first) the library sent to @p peer. */
+const struct fv_msg *fv_peer_msg(const struct fv_peer *peer, size_t index);
+
+/**
+ * Send @p length bytes from the peer to the library, with
+ * Send-with-Invalidate of @p rkey if @p invalidate.
+ * @return The peer's completion status: IBV_WC_SUCCESS, or
+ *         IBV_WC_RNR_RETRY_EXC_ERR when the library had no receive posted
+ *         (its QP is then in error, as on a wire with RNR retry 0), or
+ *         IBV_WC_REM_INV_REQ_ERR for a message longer than the receive or
+ *         an rkey the library does not own, or IBV_WC_RETRY_EXC_ERR when
+ *         the library's QP is gone or in error.
+ */
+enum ibv_wc_status fv_peer_send(struct fv_peer *peer, const void *data,
+				size_t length, bool invalidate, uint32_t rkey);
+
+/** Receives the library has posted and not yet consumed. */
+uint32_t fv_peer_lib_recvs_posted(const struct fv_peer *peer);
+
+/**
+ * Expose @p length bytes at @p addr of the peer's memory to the library's
+ * RDMA reads (@p remote_write false) or writes (true).
+ * @return The rkey.
+ */
+uint32_t fv_peer_expose(struct fv_peer *peer, void *addr, size_t length,
+			bool remote_write);
+
+/** Whether the library invalidated the peer's @p rkey (SEND_WITH_INV). */
+bool fv_peer_invalidated(const struct fv_peer *peer, uint32_t rkey);
+
+/** The peer disconnects: the library gets RDMA_CM_EVENT_DISCONNECTED. */
+void fv_peer_disconnect(struct fv_peer *peer);
+
+/** Whether the library disconnected (or destroyed its id). */
+bool fv_peer_disconnected(const struct fv_peer *peer);
+
+#endif

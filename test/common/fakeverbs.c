@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -125,6 +126,15 @@ struct fv_script {
 
 /* --- the fabric: process-wide ------------------------------------------- */
 
+enum fv_kind {
+	FV_CHANNEL, FV_ID, FV_CONTEXT, FV_PD, FV_MR, FV_MW, FV_COMP, FV_CQ,
+	FV_QP, FV_KINDS
+};
+static const char *const fv_kind_names[FV_KINDS] = {
+	"event channels", "cm ids", "contexts", "PDs", "MRs", "MWs",
+	"completion channels", "CQs", "QPs",
+};
+
 static struct {
 	struct ibv_device device;
 	struct ibv_context *cached;   /* librdmacm's cached context */
@@ -137,13 +147,15 @@ static struct {
 	uint16_t next_port;
 	bool no_mw;
 	int live;                     /* library-side objects alive */
+	int live_kind[FV_KINDS];
 	struct fv_stats stats;
 } fab = { .next_qp_num = 0x100, .next_key = 0x1000, .next_port = 40000 };
 
-static void live_add(bool scripted, int n)
+static void live_add(enum fv_kind kind, bool scripted, int n)
 {
 	if (!scripted) {
 		fab.live += n;
+		fab.live_kind[kind] += n;
 	}
 }
 
@@ -215,7 +227,7 @@ static struct rdma_event_channel *channel_new(bool scripted)
 	c->ch.fd = fds[0];
 	c->write_fd = fds[1];
 	c->scripted = scripted;
-	live_add(scripted, 1);
+	live_add(FV_CHANNEL, scripted, 1);
 	return &c->ch;
 }
 
@@ -239,7 +251,7 @@ void rdma_destroy_event_channel(struct rdma_event_channel *channel)
 	}
 	close(c->ch.fd);
 	close(c->write_fd);
-	live_add(c->scripted, -1);
+	live_add(FV_CHANNEL, c->scripted, -1);
 	free(c);
 }
 
@@ -344,7 +356,7 @@ static struct fv_id *id_new(struct rdma_event_channel *channel, void *context,
 	i->scripted = scripted;
 	i->next_all = fab.ids;
 	fab.ids = i;
-	live_add(scripted, 1);
+	live_add(FV_ID, scripted, 1);
 	return i;
 }
 
@@ -410,7 +422,7 @@ int rdma_destroy_id(struct rdma_cm_id *id)
 			break;
 		}
 	}
-	live_add(i->scripted, -1);
+	live_add(FV_ID, i->scripted, -1);
 	free(i);
 	return 0;
 }
@@ -651,7 +663,7 @@ static struct ibv_context *context_new(bool scripted)
 	ctx->ops.post_recv = op_post_recv;
 	ctx->ops.alloc_mw = op_alloc_mw;
 	ctx->ops.dealloc_mw = op_dealloc_mw;
-	live_add(scripted, 1);
+	live_add(FV_CONTEXT, scripted, 1);
 	return ctx;
 }
 
@@ -678,7 +690,7 @@ struct ibv_context *ibv_open_device(struct ibv_device *device)
 
 int ibv_close_device(struct ibv_context *context)
 {
-	live_add(false, -1);
+	live_add(FV_CONTEXT, false, -1);
 	free(context);
 	return 0;
 }
@@ -724,7 +736,7 @@ static struct ibv_pd *pd_new(struct ibv_context *ctx, bool scripted)
 	}
 	p->pd.context = ctx;
 	p->scripted = scripted;
-	live_add(scripted, 1);
+	live_add(FV_PD, scripted, 1);
 	return &p->pd;
 }
 
@@ -740,7 +752,7 @@ int ibv_dealloc_pd(struct ibv_pd *pd)
 	if (p->mrs != NULL || p->mws != NULL) {
 		return EBUSY;
 	}
-	live_add(p->scripted, -1);
+	live_add(FV_PD, p->scripted, -1);
 	free(p);
 	return 0;
 }
@@ -767,7 +779,7 @@ static struct ibv_mr *mr_new(struct ibv_pd *pd, void *addr, size_t length,
 	m->scripted = scripted;
 	m->next = p->mrs;
 	p->mrs = m;
-	live_add(scripted, 1);
+	live_add(FV_MR, scripted, 1);
 	return &m->mr;
 }
 
@@ -802,7 +814,7 @@ int ibv_dereg_mr(struct ibv_mr *mr)
 			struct fv_mr *m = *pp;
 
 			*pp = m->next;
-			live_add(m->scripted, -1);
+			live_add(FV_MR, m->scripted, -1);
 			free(m);
 			return 0;
 		}
@@ -830,7 +842,7 @@ static struct ibv_mw *op_alloc_mw(struct ibv_pd *pd, enum ibv_mw_type type)
 	w->mw.type = type;
 	w->next = p->mws;
 	p->mws = w;
-	live_add(false, 1);
+	live_add(FV_MW, false, 1);
 	return &w->mw;
 }
 
@@ -844,7 +856,7 @@ static int op_dealloc_mw(struct ibv_mw *mw)
 			struct fv_mw *w = *pp;
 
 			*pp = w->next;
-			live_add(false, -1);
+			live_add(FV_MW, false, -1);
 			free(w);
 			return 0;
 		}
@@ -930,7 +942,7 @@ static struct ibv_comp_channel *comp_new(struct ibv_context *ctx,
 	c->ch.context = ctx;
 	c->ch.fd = fds[0];
 	c->write_fd = fds[1];
-	live_add(scripted, 1);
+	live_add(FV_COMP, scripted, 1);
 	return &c->ch;
 }
 
@@ -945,7 +957,7 @@ int ibv_destroy_comp_channel(struct ibv_comp_channel *channel)
 
 	close(c->ch.fd);
 	close(c->write_fd);
-	live_add(false, -1);
+	live_add(FV_COMP, false, -1);
 	free(c);
 	return 0;
 }
@@ -972,7 +984,7 @@ static struct ibv_cq *cq_new(struct ibv_context *ctx, int cqe, void *cq_context,
 	q->cq.cq_context = cq_context;
 	q->cq.cqe = cqe;
 	q->scripted = scripted;
-	live_add(scripted, 1);
+	live_add(FV_CQ, scripted, 1);
 	return &q->cq;
 }
 
@@ -1000,7 +1012,7 @@ int ibv_destroy_cq(struct ibv_cq *cq)
 			}
 		}
 	}
-	live_add(q->scripted, -1);
+	live_add(FV_CQ, q->scripted, -1);
 	free(q->ring);
 	free(q);
 	return 0;
@@ -1124,7 +1136,7 @@ static struct ibv_qp *qp_new(struct ibv_pd *pd, struct ibv_qp_init_attr *attr,
 	q->scripted = scripted;
 	q->next_all = fab.qps;
 	fab.qps = q;
-	live_add(scripted, 1);
+	live_add(FV_QP, scripted, 1);
 	return &q->qp;
 }
 
@@ -1184,7 +1196,7 @@ int ibv_destroy_qp(struct ibv_qp *qp)
 			break;
 		}
 	}
-	live_add(q->scripted, -1);
+	live_add(FV_QP, q->scripted, -1);
 	free(q->rq);
 	free(q);
 	return 0;
@@ -1699,6 +1711,18 @@ int fv_reset(void)
 	}
 	memset(&fab.stats, 0, sizeof(fab.stats));
 	fab.no_mw = false;
+	if (fab.live != 0) {
+		int k;
+
+		fprintf(stderr, "fakeverbs: the library still holds:");
+		for (k = 0; k < FV_KINDS; k++) {
+			if (fab.live_kind[k] != 0) {
+				fprintf(stderr, " %d %s", fab.live_kind[k],
+					fv_kind_names[k]);
+			}
+		}
+		fprintf(stderr, "\n");
+	}
 	return fab.live;
 }
 

@@ -344,10 +344,294 @@ static void test_invalidate_per_message(void **state)
 	assert_int_equal(fv_reset(), 0);
 }
 
+/* --- two library connections in one process ----------------------------- */
+
+struct pair {
+	struct tevent_context *ev;
+	struct smbdirect_listener *listener;
+	struct tevent_req *accept_req;
+	struct smbdirect_conn *client;
+	struct smbdirect_conn *server;
+	bool accepted;
+	/* server side: echo every message back */
+	uint64_t echoed;
+	/* client side: what came back */
+	uint64_t received;
+	uint64_t received_bytes;
+	uint32_t hash;
+	bool disconnected;
+	enum smbdirect_reason reason;
+};
+
+static void accepted(struct tevent_req *req)
+{
+	struct pair *p = tevent_req_callback_data_void(req);
+
+	assert_int_equal(smbdirect_accept_recv(req, p, &p->server, NULL), 0);
+	TALLOC_FREE(p->accept_req);
+	p->accepted = true;
+}
+
+static void on_request(struct smbdirect_listener *l,
+		       struct smbdirect_conn_request *r, void *priv)
+{
+	struct pair *p = priv;
+
+	(void)l;
+	p->accept_req = smbdirect_accept_send(p, p->ev, r, NULL);
+	assert_non_null(p->accept_req);
+	tevent_req_set_callback(p->accept_req, accepted, p);
+}
+
+static void echo_sent(struct tevent_req *req)
+{
+	assert_int_equal(smbdirect_send_recv(req), 0);
+	talloc_free(req);
+}
+
+static void server_message(struct smbdirect_conn *conn, const uint8_t *data,
+			   size_t length, void *priv)
+{
+	struct pair *p = priv;
+	/* The message is valid during the call only: send a copy. */
+	uint8_t *copy = talloc_memdup(p, data, length);
+	struct iovec iov = { .iov_base = copy, .iov_len = length };
+	struct tevent_req *req;
+
+	assert_non_null(copy);
+	req = smbdirect_send_send(copy, p->ev, conn, &iov, 1);
+	assert_non_null(req);
+	tevent_req_set_callback(req, echo_sent, NULL);
+	p->echoed += 1;
+}
+
+static uint32_t fnv(uint32_t h, const uint8_t *d, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h = (h ^ d[i]) * 16777619u;
+	}
+	return h;
+}
+
+static void client_message(struct smbdirect_conn *conn, const uint8_t *data,
+			   size_t length, void *priv)
+{
+	struct pair *p = priv;
+
+	(void)conn;
+	p->received += 1;
+	p->received_bytes += length;
+	p->hash = fnv(p->hash, data, length);
+}
+
+static void client_gone(struct smbdirect_conn *conn,
+			enum smbdirect_reason reason, const char *detail,
+			void *priv)
+{
+	struct pair *p = priv;
+
+	(void)conn;
+	(void)detail;
+	p->disconnected = true;
+	p->reason = reason;
+}
+
+static void connected(struct tevent_req *req)
+{
+	struct pair *p = tevent_req_callback_data_void(req);
+
+	assert_int_equal(smbdirect_connect_recv(req, p, &p->client, NULL), 0);
+	talloc_free(req);
+}
+
+static struct pair *pair_up(void *mem)
+{
+	struct pair *p = talloc_zero(mem, struct pair);
+	struct sockaddr_in a = addr_at(0);
+	struct tevent_req *req;
+	struct smbdirect_conn_handlers sh = { .message = server_message };
+	struct smbdirect_conn_handlers ch = { .message = client_message,
+					      .disconnected = client_gone };
+
+	assert_non_null(p);
+	p->ev = tevent_context_init(p);
+	p->hash = 2166136261u;
+	assert_int_equal(smbdirect_listen(p, p->ev, (struct sockaddr *)&a, 16,
+					  on_request, p, &p->listener),
+			 0);
+	req = smbdirect_connect_send(p, p->ev,
+				     smbdirect_listener_address(p->listener),
+				     NULL, NULL, 1000);
+	assert_non_null(req);
+	tevent_req_set_callback(req, connected, p);
+	while (p->client == NULL || !p->accepted) {
+		run_ready(p->ev);
+	}
+	smbdirect_conn_set_handlers(p->server, &sh, p);
+	smbdirect_conn_set_handlers(p->client, &ch, p);
+	return p;
+}
+
+/*
+ * The whole path between two library connections in one process: listen,
+ * accept, negotiate, 2,000 echoes of sizes from 1 byte to 64 KiB (so many
+ * fragmented), several in flight at once, checksummed; then every verbs
+ * object is released (no QP, MR, window, CQ or channel left).
+ */
+static void test_echo_stream(void **state)
+{
+	void *mem = *state;
+	struct pair *p = pair_up(mem);
+	uint32_t want = 2166136261u;
+	uint64_t want_bytes = 0;
+	uint32_t seed = 12345;
+	const int total = 2000;
+	int sent = 0;
+	struct fv_stats st;
+
+	while (p->received < (uint64_t)total) {
+		/* Up to 8 in flight. */
+		while (sent < total && (uint64_t)sent - p->received < 8) {
+			size_t len;
+			uint8_t *buf;
+			struct iovec iov;
+			struct tevent_req *req;
+			size_t i;
+
+			seed = seed * 1103515245u + 12345u;
+			len = 1 + (seed >> 8) % (sent % 10 == 0 ? 65536 : 2000);
+			buf = talloc_size(p, len);
+			assert_non_null(buf);
+			for (i = 0; i < len; i++) {
+				buf[i] = (uint8_t)(seed >> (i % 24)) ^ (uint8_t)i;
+			}
+			want = fnv(want, buf, len);
+			want_bytes += len;
+			iov.iov_base = buf;
+			iov.iov_len = len;
+			req = smbdirect_send_send(buf, p->ev, p->client, &iov, 1);
+			assert_non_null(req);
+			tevent_req_set_callback(req, echo_sent, NULL);
+			sent += 1;
+		}
+		run_ready(p->ev);
+		assert_false(p->disconnected);
+	}
+	assert_int_equal(p->received, total);
+	assert_int_equal(p->received_bytes, want_bytes);
+	assert_int_equal(p->hash, want);
+	fv_get_stats(&st);
+	assert_int_equal(st.rnr_errors, 0);
+	assert_int_equal(st.cq_overflows, 0);
+	talloc_free(p);
+	assert_int_equal(fv_reset(), 0);
+}
+
+/* RDMA write and read of 1 MiB through an exposure of the client's memory
+ * (3.1.4.3-3.1.4.6); then the server answers with Send-with-Invalidate of
+ * the exposure's rkey, which the client sees invalidated, and a further
+ * RDMA write through that rkey fails and ends the connection. With
+ * memory windows (rxe's kind) and with an MR per exposure. */
+static void rdma_through_exposure(void **state, bool windows)
+{
+	void *mem = *state;
+	struct pair *p;
+	struct smbdirect_buffer *cbuf;
+	struct smbdirect_buffer *sbuf;
+	struct smbdirect_exposure *x;
+	struct smbdirect_buffer_descriptor d[4];
+	size_t count = 0;
+	const size_t len = 1048576;
+	uint8_t *c;
+	uint8_t *srv;
+	struct tevent_req *req;
+	bool done = false;
+	struct iovec iov = { .iov_base = (void *)"done", .iov_len = 4 };
+	size_t i;
+
+	fv_set_memory_windows(windows);
+	p = pair_up(mem);
+	assert_int_equal(smbdirect_conn_uses_memory_windows(p->client), windows);
+	cbuf = smbdirect_buffer_new(p, p->client, len);
+	sbuf = smbdirect_buffer_new(p, p->server, len);
+	assert_non_null(cbuf);
+	assert_non_null(sbuf);
+	c = smbdirect_buffer_data(cbuf);
+	srv = smbdirect_buffer_data(sbuf);
+	for (i = 0; i < len; i++) {
+		srv[i] = (uint8_t)(i * 7 + 3);
+	}
+	x = smbdirect_expose(p, p->client, cbuf, 0, len, true, d, ARRAY_SIZE(d),
+			     &count);
+	assert_non_null(x);
+	assert_int_equal(count, 1);
+	run_ready(p->ev);
+
+	/* The server writes into the client's exposed memory. */
+	req = smbdirect_rdma_write_send(p, p->ev, p->server, sbuf, 0, len, d,
+					count);
+	tevent_req_set_callback(req, req_done, &done);
+	run_until(p->ev, &done);
+	assert_int_equal(smbdirect_rdma_recv(req), 0);
+	talloc_free(req);
+	assert_memory_equal(c, srv, len);
+
+	/* The response invalidates the client's rkey (3.1.4.2). */
+	req = smbdirect_send_invalidate_send(p, p->ev, p->server, &iov, 1,
+					     d[0].token);
+	done = false;
+	tevent_req_set_callback(req, req_done, &done);
+	run_until(p->ev, &done);
+	/* With an MR per exposure the send itself fails: the peer's QP
+	 * refuses to invalidate an MR's rkey, which ends the connection. */
+	assert_int_equal(smbdirect_send_recv(req), windows ? 0 : ENOTCONN);
+	talloc_free(req);
+	if (windows) {
+		while (p->received == 0) {
+			run_ready(p->ev);
+		}
+		assert_true(smbdirect_exposure_invalidated(x));
+		/* A later access through the dead rkey fails. */
+		req = smbdirect_rdma_write_send(p, p->ev, p->server, sbuf, 0, 4096,
+						d, count);
+		done = false;
+		tevent_req_set_callback(req, req_done, &done);
+		run_until(p->ev, &done);
+		assert_int_equal(smbdirect_rdma_recv(req), EIO);
+		talloc_free(req);
+	} else {
+		/* An MR's rkey cannot be invalidated by the peer: the
+		 * receiving QP fails (measured on rxe too). */
+		while (!p->disconnected) {
+			run_ready(p->ev);
+		}
+	}
+	talloc_free(x);
+	talloc_free(cbuf);
+	talloc_free(sbuf);
+	talloc_free(p);
+	assert_int_equal(fv_reset(), 0);
+}
+
+static void test_rdma_memory_windows(void **state)
+{
+	rdma_through_exposure(state, true);
+}
+
+static void test_rdma_memory_regions(void **state)
+{
+	rdma_through_exposure(state, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_invalidate_per_message),
+		T(test_echo_stream),
+		T(test_rdma_memory_windows),
+		T(test_rdma_memory_regions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -195,6 +195,9 @@ kp_mount() {
 	mkdir -p "$mp" || return 1
 	kp_mark "mount $tr vers=$vers $mp"
 	if ! timeout 120 mount -t cifs "//$KP_ADDR/$KP_SHARE" "$mp" -o "$o" 2>"$KP_STATE/mount.err"; then
+		# cifs tears the connection down after a failed mount: the
+		# marker lets kp_dmesg_check tell that teardown's reports.
+		kp_mark "mount $tr vers=$vers $mp failed"
 		kp_say "mount -t cifs //$KP_ADDR/$KP_SHARE $mp -o ...vers=$vers$([ "$tr" = rdma ] && echo ,rdma) failed:" \
 			"$(cat "$KP_STATE/mount.err")"
 		dmesg | grep -iE 'cifs|smb|ksmbd|rdma' | tail -n 8 | sed 's/^/kpeers:   dmesg: /' >&2
@@ -306,40 +309,45 @@ kp_write_read_check() {
 # kp_dmesg_check [SINCE]: look for kernel reports (oops, BUG, WARNING,
 # panic, ...) in the kernel log (only after the last marker "kpeers: SINCE"
 # if given) and print each with the kpeers marker it followed and its call
-# trace's first functions. Returns 0 if there is none; 2 if every
-# report is the known 6.1 cifs SMB-Direct teardown race (a trace through
-# smbd_destroy, __ib_drain_rq, smbd_disconnect_rdma_work or
-# rdma_disconnect after a "kpeers: umount" marker): a kernel bug, not a
-# failure of the test that ran; 1 if any other report is there.
+# trace's first functions. Returns 0 if there is none; 2 if every report is
+# the known 6.1 cifs SMB-Direct teardown race (a trace through
+# smbd_destroy, __ib_drain_rq, smbd_disconnect_rdma_work or rdma_disconnect
+# during a teardown: after a "kpeers: umount" marker, or during or after a
+# mount that failed, whose "mount ... failed" marker kp_mount writes; cifs
+# tears the connection down from its demultiplex thread, so the report may
+# come before or after that marker): a kernel bug, not a failure of the
+# test that ran; 1 if any other report is there.
 kp_dmesg_check() {
 	dmesg 2>/dev/null | awk -v since="${1:+kpeers: $1}" '
 		{ line[NR] = $0; if (since != "" && index($0, since)) from = NR }
 		END { for (i = (from ? from : 1); i <= NR; i++) print line[i] }' |
 		awk -v teardown_funcs='smbd_destroy|__ib_drain_rq|smbd_disconnect_rdma_work|rdma_disconnect' '
-		/kpeers: / { sub(/.*kpeers: /, ""); phase = $0; next }
+		/kpeers: / {
+			sub(/.*kpeers: /, ""); phase = $0; in_report = 0
+			if (phase ~ /^mount .* failed$/) failed_mount[substr(phase, 1, length(phase) - 7)] = 1
+			next
+		}
 		/(Oops|BUG:|WARNING:|general protection fault|Kernel panic|kernel BUG|UBSAN:|KASAN:|refcount_t:|list_(add|del) corruption)/ {
-			if (n > 0) close_report()
-			n++; head = $0; rphase = phase; funcs = ""; lines = 0; nf = 0; in_report = 1
-			known = ($0 ~ teardown_funcs)
+			n++; head[n] = $0; rphase[n] = phase; funcs[n] = ""; lines = 0; nf = 0; in_report = n
+			known[n] = ($0 ~ teardown_funcs)
 			next
 		}
 		in_report && lines < 60 {
 			lines++
-			if ($0 ~ teardown_funcs) known = 1
+			if ($0 ~ teardown_funcs) known[in_report] = 1
 			k = split($0, w, " ")
 			for (i = 1; i <= k && nf < 6; i++)
-				if (w[i] ~ /[A-Za-z_][A-Za-z_.0-9]*\+0x/) { funcs = funcs " " w[i]; nf++; break }
-		}
-		function close_report() {
-			teardown = known && rphase ~ /^umount /
-			printf "kpeers: kernel report %d after \"%s\": %s\n", n, rphase, head
-			printf "kpeers:   trace:%s\n", funcs
-			printf "kpeers:   %s\n", teardown ? "known 6.1 cifs SMB-Direct teardown race (kernel bug, not the test)" : "NOT a known kernel teardown bug"
-			if (!teardown) other++
-			in_report = 0
+				if (w[i] ~ /[A-Za-z_][A-Za-z_.0-9]*\+0x/) { funcs[in_report] = funcs[in_report] " " w[i]; nf++; break }
 		}
 		END {
-			if (n > 0) close_report()
+			for (r = 1; r <= n; r++) {
+				p = rphase[r]
+				teardown = known[r] && (p ~ /^umount / || p ~ /^mount .* failed$/ || (p ~ /^mount / && (p in failed_mount)))
+				printf "kpeers: kernel report %d after \"%s\": %s\n", r, p, head[r]
+				printf "kpeers:   trace:%s\n", funcs[r]
+				printf "kpeers:   %s\n", teardown ? "known 6.1 cifs SMB-Direct teardown race (kernel bug, not the test)" : "NOT a known kernel teardown bug"
+				if (!teardown) other++
+			}
 			exit n == 0 ? 0 : (other > 0 ? 1 : 2)
 		}' >&2
 }

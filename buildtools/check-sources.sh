@@ -14,7 +14,7 @@ waf_list() {
 diff -u <(cmake_list SMBDIRECT_SOURCES) <(waf_list SMBDIRECT_SOURCES)
 diff -u <(cmake_list SMBDIRECT_RDMA_SOURCES) <(waf_list SMBDIRECT_RDMA_SOURCES)
 diff -u <(cmake_list SMBDIRECT_PUBLIC_HEADERS) <(waf_list SMBDIRECT_PUBLIC_HEADERS)
-diff -u <(cd "$here" && ls lib/*.c | sort) \
+diff -u <(cd "$here" && find lib -name '*.c' | sort) \
 	<( (cmake_list SMBDIRECT_SOURCES; cmake_list SMBDIRECT_RDMA_SOURCES) | sort)
 diff -u <(cd "$here" && ls include/*.h | sort) <(cmake_list SMBDIRECT_PUBLIC_HEADERS)
 echo "source lists agree: $( (cmake_list SMBDIRECT_SOURCES; cmake_list SMBDIRECT_RDMA_SOURCES) | wc -l) sources, $(cmake_list SMBDIRECT_PUBLIC_HEADERS | wc -l) headers"

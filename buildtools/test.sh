@@ -4,7 +4,8 @@
 #   2. the same unit tests built with AddressSanitizer + UBSan
 #   3. the unit tests under valgrind memcheck (leaks and errors are fatal)
 #   4. libFuzzer targets (clang), each for a bounded time
-#   5. CMakeLists.txt and wscript list the same sources
+#   5. CMakeLists.txt and wscript list the same sources; the library's
+#      layering (buildtools/check-layers.py)
 #   6. install into a staging dir and build a consumer with pkg-config
 #   7. the guest tiers: end-to-end tests over soft-RoCE in a qemu guest
 #      (vm: the library; interop: the Linux kernel's SMB-Direct peers)
@@ -114,9 +115,13 @@ if check_stage "build fuzzers" env CC=clang bash -c "$(declare -f build_tree); h
 		bash "$here/buildtools/run-fuzz.sh" "$here/build/test-fuzz" "$fuzz_seconds"
 fi
 
-# 5. The waf (Samba tree) and CMake source lists agree.
+# 5. The waf (Samba tree) and CMake source lists agree; the layering holds
+#    on the release build's objects (the core is sans-I/O, no cycle between
+#    the binding's files).
 check_stage "source lists (CMake = wscript)" \
 	bash "$here/buildtools/check-sources.sh"
+check_stage "layers (buildtools/check-layers.py)" \
+	python3 "$here/buildtools/check-layers.py" "$here/build/test-release"
 
 # 6. Install and consume through pkg-config.
 check_stage "install + pkg-config consumer" \

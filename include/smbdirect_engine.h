@@ -329,6 +329,18 @@ void smbdirect_engine_cork(struct smbdirect_engine *engine);
 void smbdirect_engine_uncork(struct smbdirect_engine *engine, uint64_t now);
 
 /**
+ * @brief The most receives the engine ever has posted at once:
+ *        ReceiveCreditMax + 1 ([MS-SMBD] 3.1.5.9: one beyond the credit
+ *        target, so that a message waiting for the last send credit can
+ *        grant a credit). It sizes the transport's receive queue and pool.
+ *
+ * @param engine The engine.
+ * @return The number of receive buffers a transport needs.
+ */
+uint32_t smbdirect_engine_receive_buffer_count(
+	const struct smbdirect_engine *engine);
+
+/**
  * @brief Size of every receive buffer the engine asks the transport to post:
  *        the larger of max_receive_size and 512 ([MS-SMBD] 3.1.4.1).
  *

@@ -10,13 +10,13 @@
 # instructions (Ir) of every function, and of every call into libc by
 # caller, which are summed by where they belong:
 #
-#   engine.c        lib/engine.c (the protocol engine)
-#   wire.c          lib/wire.c and the byte-order helpers it inlines
+#   engine.c        lib/core/engine.c (the protocol engine)
+#   wire.c          lib/core/wire.c and the byte-order helpers it inlines
 #   library         engine.c + wire.c (+ any other lib/*.c except
 #                   send_desc.c): the library's own code
 #   lib memcpy      libc code the library calls (the reassembly copy)
 #   wire copy       the harness's stand-in for the NIC: pair.c's send
-#                   callback, lib/send_desc.c (flattening a send for the
+#                   callback, lib/core/send_desc.c (flattening a send for the
 #                   copy) and the memcpy they call; a real RDMA transport
 #                   posts scatter-gather entries instead
 #   checksums       the benchmark's content hash of every delivered byte
@@ -77,10 +77,10 @@ function category(name,    file, fn) {
 	sub(/:.*/, "", file)
 	fn = name
 	sub(/^[^:]*:/, "", fn)
-	if (file ~ /(^|\/)lib\/engine\.c$/) return "engine"
-	if (file ~ /(^|\/)lib\/(wire\.c|byteorder\.h)$/) return "wire"
-	if (file ~ /(^|\/)lib\/send_desc\.c$/) return "wirecopy"
-	if (file ~ /(^|\/)lib\/[^\/]*$/) return "libother"
+	if (file ~ /(^|\/)lib\/(core\/)?engine\.c$/) return "engine"
+	if (file ~ /(^|\/)lib\/(core\/)?(wire\.c|byteorder\.h)$/) return "wire"
+	if (file ~ /(^|\/)lib\/(core\/)?send_desc\.c$/) return "wirecopy"
+	if (file ~ /(^|\/)lib\/(core\/)?[^\/]*$/) return "libother"
 	if (file ~ /(^|\/)test\/common\/pair\.c$/)
 		return fn ~ /^side_send/ ? "wirecopy" : "harness"
 	if (file ~ /smbdirect-engine-bench\.c$/)

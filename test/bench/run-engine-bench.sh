@@ -146,7 +146,7 @@ if [ -z "${NO_CALLGRIND:-}" ]; then
 	echo
 	echo "### Callgrind: instructions (Ir) per upper-layer message"
 	echo
-	echo "Measured phase only (\`valgrind --tool=callgrind --collect-atstart=no --toggle-collect='bench_measured_phase*'\`), one run per row, \`smbdirect-engine-bench --callgrind\` iteration counts; \`library\` = lib/engine.c + lib/wire.c, exclusive; \`lib memcpy\` = libc's memcpy called by the library (reassembly); the other columns are harness costs."
+	echo "Measured phase only (\`valgrind --tool=callgrind --collect-atstart=no --toggle-collect='bench_measured_phase*'\`), one run per row, \`smbdirect-engine-bench --callgrind\` iteration counts; \`library\` = lib/core/engine.c + lib/core/wire.c, exclusive; \`lib memcpy\` = libc's memcpy called by the library (reassembly); the other columns are harness costs."
 	echo
 	bash "$here/engine-callgrind.sh" "$build" ${1+-- "$@"}
 fi

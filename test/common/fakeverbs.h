@@ -1,6 +1,6 @@
 /*
  * fakeverbs: an in-process RDMA fabric for host-side tests of the RDMA
- * binding (lib/rdma_*.c), linked instead of libibverbs and librdmacm.
+ * binding (lib/rdma/, lib/thread/), linked instead of libibverbs and librdmacm.
  *
  * Copyright (C) 2026 The libsmbdirect authors
  * SPDX-License-Identifier: LGPL-3.0-or-later

@@ -1360,7 +1360,7 @@ static void check_state(struct fz *f)
 
 	/* Liveness: with nothing corked, the engine has posted and sent all
 	 * that its credits allow ([MS-SMBD] 3.1.5.1, 3.1.5.9). This mirrors
-	 * the policy documented in lib/engine.c. */
+	 * the policy documented in lib/core/engine.c. */
 	ceiling = f->receive_credit_target;
 	if (f->engine_send_credits == 1 && queued > 0 &&
 	    ceiling < f->peer_credits + 1) {

@@ -1,5 +1,5 @@
 /*
- * libsmbdirect unit tests: the RDMA binding (lib/rdma_*.c) on the host,
+ * libsmbdirect unit tests: the RDMA binding (lib/rdma/, lib/thread/) on the host,
  * over the fake verbs layer (test/common/fakeverbs.h) instead of a device:
  * what the library posts, with which options, in which order, under which
  * credits. The VM tier runs the same code over real verbs (soft-RoCE).

@@ -10,8 +10,7 @@
  * a credit-only message goes out once the peer holds at most
  * (target - 1) / 2 of our credits, and the last send credit is kept for a
  * message that grants, with one receive beyond the target posted for it.
- * Rule tags like [3.1.5.9-b] are those of the project's [MS-SMBD] digest
- * (ms-smbd.md).
+ * Rule tags like [3.1.5.9-b] are those of docs/spec-coverage.md.
  */
 #include <stdarg.h>
 #include <stddef.h>

@@ -7,7 +7,7 @@
  * [MS-SMBD] 3.1.4.2 and 3.1.5.4 (sending: size checks, fragmentation,
  * strict order), 3.1.5.1 (the send queue), and 3.1.5.8 (receiving: field
  * checks, reassembly, delivery). Rule tags like [3.1.5.8-a] are those of
- * the project's [MS-SMBD] digest (ms-smbd.md). The peer is played by the
+ * docs/spec-coverage.md. The peer is played by the
  * test through the mock transport (test/common/mock.h).
  */
 #include <errno.h>

@@ -9,9 +9,8 @@
  * (idle connection timer and keepalive), 3.1.7.1 (connection loss: the
  * upper layer is told once). The answer to a keepalive does not itself ask
  * for a response: a deliberate reading of 3.1.5.1-h, which would make two
- * peers ping-pong (docs/architecture.md, lib/engine.c send_control).
- * Rule tags like [3.1.6.2-b] are those of the project's [MS-SMBD] digest
- * (ms-smbd.md).
+ * peers ping-pong (docs/architecture.md, lib/core/engine.c send_control).
+ * Rule tags like [3.1.6.2-b] are those of docs/spec-coverage.md.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -243,7 +242,7 @@ ROLE_TESTS(test_3_1_5_5_received_message_answers_keepalive)
 /* [MS-SMBD] 3.1.5.8-e: a message with SMB_DIRECT_RESPONSE_REQUESTED is
  * answered at once by one message, which returns the credit it used and
  * does NOT itself ask for a response (deliberate: a literal 3.1.5.1-h
- * would make two peers ping-pong; see lib/engine.c send_control). The
+ * would make two peers ping-pong; see lib/core/engine.c send_control). The
  * answer is not a keepalive: no answer timeout is armed. */
 static void test_3_1_5_8_response_requested_answered_without_flag(
 	void **state, enum smbdirect_role role)

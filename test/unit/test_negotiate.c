@@ -8,7 +8,7 @@
  * (negotiate request), 3.1.5.3 (negotiate response), 3.1.5.6 (responder
  * receives the request), 3.1.5.7 (initiator receives the response) and
  * 3.1.6.1 (negotiation timer). Rule tags like [3.1.5.6-c] are those of
- * the project's [MS-SMBD] digest (ms-smbd.md). The peer is played by the
+ * docs/spec-coverage.md. The peer is played by the
  * test through the mock transport (test/common/mock.h), which records every
  * action as bytes.
  */

@@ -1,5 +1,5 @@
 /*
- * libsmbdirect unit tests: the RDMA thread (lib/rdma_thread.c) without an
+ * libsmbdirect unit tests: the RDMA thread (lib/thread/rdma_thread.c) without an
  * RDMA device: thread modes, synchronous calls (where they run, in what
  * order, with what result and errno), and fork, which gives the child a
  * thread of its own. The VM tier tests the same thread with real verbs and
@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "rdma_private.h"
+#include "rdma_thread.h"
 #include "unit.h"
 
 static pid_t thread_id(void)

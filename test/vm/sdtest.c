@@ -129,7 +129,7 @@ static enum smbdirect_thread_mode thread_mode = SMBDIRECT_THREAD_MODE_CALLER;
  * thread's credentials (glibc's wrappers would change every thread's, the
  * library's RDMA thread included). Each call installs a new credential
  * object, even when switching back to root, so afterwards this thread can
- * no longer write() to rdma fds it opened (fork-and-credentials.md).
+ * no longer write() to rdma fds it opened (docs/fork-and-credentials.md).
  */
 #define NOBODY 65534
 

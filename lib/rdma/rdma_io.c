@@ -1,17 +1,19 @@
 /*
- * libsmbdirect: registered buffers, memory exposed to the peer, and RDMA
- * read/write against the peer's buffer descriptors ([MS-SMBD] 3.1.4.3 to
- * 3.1.4.6).
+ * libsmbdirect: RDMA read and write against the peer's buffer
+ * descriptors ([MS-SMBD] 3.1.4.5, 3.1.4.6): the descriptor list walked in
+ * order, one work request per piece (split at the port's message size),
+ * reads bounded by the negotiated initiator depth, everything by the send
+ * queue; posted in chains.
  *
  * Copyright (C) 2026 The libsmbdirect authors
  * SPDX-License-Identifier: LGPL-3.0-or-later
  */
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "rdma_private.h"
+#include "conn.h"
+
+#include "list.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/memcheck.h>)
@@ -22,286 +24,6 @@
 #ifndef SD_MEM_DEFINED
 #define SD_MEM_DEFINED(p, n) ((void)(p), (void)(n))
 #endif
-
-/* --- lent buffers ------------------------------------------------------ */
-
-struct smbdirect_buffer {
-	struct smbdirect_conn *conn;
-	uint8_t *data;
-	size_t size;
-	struct ibv_mr *mr;
-};
-
-/* Verbs calls of this file, where sd_call() runs them. */
-struct mem_call {
-	struct ibv_pd *pd;
-	void *addr;
-	size_t length;
-	int access;
-	struct ibv_mr *mr;
-	struct ibv_mw *mw;
-};
-
-static int reg_mr_fn(void *arg)
-{
-	struct mem_call *c = arg;
-
-	c->mr = ibv_reg_mr(c->pd, c->addr, c->length, c->access);
-	return c->mr == NULL ? (errno != 0 ? errno : ENOMEM) : 0;
-}
-
-static int dereg_mr_fn(void *arg)
-{
-	return ibv_dereg_mr(arg);
-}
-
-static int alloc_mw_fn(void *arg)
-{
-	struct mem_call *c = arg;
-
-	c->mw = ibv_alloc_mw(c->pd, IBV_MW_TYPE_2);
-	return c->mw == NULL ? (errno != 0 ? errno : ENOMEM) : 0;
-}
-
-static int dealloc_mw_fn(void *arg)
-{
-	return ibv_dealloc_mw(arg);
-}
-
-static struct ibv_mr *reg_mr(struct ibv_pd *pd, void *addr, size_t length,
-			     int access)
-{
-	struct mem_call c = {
-		.pd = pd, .addr = addr, .length = length, .access = access
-	};
-	int ret = sd_call(reg_mr_fn, &c);
-
-	if (ret != 0) {
-		errno = ret;
-		return NULL;
-	}
-	return c.mr;
-}
-
-static int buffer_destructor(struct smbdirect_buffer *b)
-{
-	if (b->mr != NULL) {
-		sd_call(dereg_mr_fn, b->mr);
-	}
-	free(b->data);
-	return 0;
-}
-
-struct smbdirect_buffer *smbdirect_buffer_new(void *mem_ctx,
-					      struct smbdirect_conn *conn,
-					      size_t size)
-{
-	struct smbdirect_buffer *b;
-	long page = sysconf(_SC_PAGESIZE);
-
-	if (conn == NULL || size == 0) {
-		errno = EINVAL;
-		return NULL;
-	}
-	b = talloc_zero(mem_ctx, struct smbdirect_buffer);
-	if (b == NULL) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	b->conn = conn;
-	b->size = size;
-	talloc_set_destructor(b, buffer_destructor);
-	if (posix_memalign((void **)&b->data, page > 0 ? (size_t)page : 4096,
-			   size) != 0) {
-		talloc_free(b);
-		errno = ENOMEM;
-		return NULL;
-	}
-	/* No remote access: the peer reaches it only through exposures, each
-	 * with an rkey of its own (a memory window bound to this MR, or an
-	 * MR of its own). */
-	b->mr = reg_mr(conn->pd, b->data, size,
-		       IBV_ACCESS_LOCAL_WRITE |
-			       (conn->use_mw ? IBV_ACCESS_MW_BIND : 0));
-	if (b->mr == NULL) {
-		int err = errno != 0 ? errno : ENOMEM;
-
-		talloc_free(b);
-		errno = err;
-		return NULL;
-	}
-	return b;
-}
-
-void *smbdirect_buffer_data(struct smbdirect_buffer *buffer)
-{
-	return buffer->data;
-}
-
-size_t smbdirect_buffer_size(const struct smbdirect_buffer *buffer)
-{
-	return buffer->size;
-}
-
-/* --- exposures: an rkey per I/O -------------------------------------------- */
-
-struct smbdirect_exposure {
-	struct smbdirect_exposure *prev, *next;
-	struct smbdirect_conn *conn;
-	struct ibv_mr *mr;  /* per-I/O registration, or */
-	struct ibv_mw *mw;  /* a type-2 window bound to the buffer's MR */
-	uint32_t rkey;
-	bool invalidated;
-};
-
-static int exposure_destructor(struct smbdirect_exposure *x)
-{
-	struct smbdirect_conn *conn = x->conn;
-
-	if (x->prev != NULL) {
-		x->prev->next = x->next;
-	} else if (conn->exposures == x) {
-		conn->exposures = x->next;
-	}
-	if (x->next != NULL) {
-		x->next->prev = x->prev;
-	}
-	/* [MS-SMBD] 3.1.4.4: when this returns the peer can no longer reach
-	 * the memory. Deallocating a window (bound or not) and deregistering
-	 * an MR both revoke the rkey synchronously. */
-	if (x->mw != NULL) {
-		sd_call(dealloc_mw_fn, x->mw);
-	}
-	if (x->mr != NULL) {
-		sd_call(dereg_mr_fn, x->mr);
-	}
-	return 0;
-}
-
-/* Bind a type-2 window over the range: the bind goes through the send
- * queue ahead of whatever message carries the descriptor, so the window is
- * valid before the peer can learn of it. */
-static int expose_mw(struct smbdirect_exposure *x,
-		     struct smbdirect_buffer *buffer, size_t offset,
-		     size_t length, int access)
-{
-	struct smbdirect_conn *conn = x->conn;
-	struct mem_call c = { .pd = conn->pd };
-	struct ibv_send_wr wr;
-	int ret;
-
-	if (conn->sq_used >= conn->sq_depth) {
-		return EBUSY;
-	}
-	ret = sd_call(alloc_mw_fn, &c);
-	if (ret != 0) {
-		return ret;
-	}
-	x->mw = c.mw;
-	x->rkey = ibv_inc_rkey(x->mw->rkey);
-	memset(&wr, 0, sizeof(wr));
-	wr.wr_id = SD_WR_LOCAL;
-	wr.opcode = IBV_WR_BIND_MW;
-	wr.send_flags = IBV_SEND_SIGNALED;
-	wr.bind_mw.mw = x->mw;
-	wr.bind_mw.rkey = x->rkey;
-	wr.bind_mw.bind_info.mr = buffer->mr;
-	wr.bind_mw.bind_info.addr = (uint64_t)(uintptr_t)(buffer->data + offset);
-	wr.bind_mw.bind_info.length = length;
-	wr.bind_mw.bind_info.mw_access_flags = (unsigned int)access;
-	ret = sd_post_send(conn, &wr);
-	if (ret != 0) {
-		sd_post_failed(conn, "binding a memory window", ret);
-		return ret;
-	}
-	conn->sq_used += 1;
-	return 0;
-}
-
-struct smbdirect_exposure *smbdirect_expose(
-	void *mem_ctx, struct smbdirect_conn *conn,
-	struct smbdirect_buffer *buffer, size_t offset, size_t length,
-	bool remote_write, struct smbdirect_buffer_descriptor *descs,
-	size_t max_count, size_t *count)
-{
-	struct smbdirect_exposure *x;
-	int access;
-	int ret;
-
-	if (conn == NULL || buffer == NULL || descs == NULL || count == NULL ||
-	    max_count == 0 || length == 0 || offset > buffer->size ||
-	    length > buffer->size - offset || length > UINT32_MAX) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (conn->ended || !conn->connected) {
-		errno = ENOTCONN;
-		return NULL;
-	}
-	x = talloc_zero(mem_ctx, struct smbdirect_exposure);
-	if (x == NULL) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	x->conn = conn;
-	talloc_set_destructor(x, exposure_destructor);
-	/* 3.1.4.3: only the access this I/O needs. */
-	access = remote_write ? IBV_ACCESS_REMOTE_WRITE : IBV_ACCESS_REMOTE_READ;
-	if (conn->use_mw) {
-		/* The bind goes down with whatever the caller sends next
-		 * only if that happens in the same entry point; here it is
-		 * posted before we return. */
-		ret = expose_mw(x, buffer, offset, length, access);
-	} else {
-		x->mr = reg_mr(conn->pd, buffer->data + offset, length,
-			       IBV_ACCESS_LOCAL_WRITE | access);
-		ret = x->mr == NULL ? (errno != 0 ? errno : ENOMEM) : 0;
-		if (ret == 0) {
-			x->rkey = x->mr->rkey;
-		}
-	}
-	if (ret != 0) {
-		talloc_free(x);
-		errno = ret;
-		return NULL;
-	}
-	x->next = conn->exposures;
-	if (x->next != NULL) {
-		x->next->prev = x;
-	}
-	conn->exposures = x;
-	/* With both mechanisms the window or region starts at the buffer's
-	 * virtual address (zero-based addressing is not used). */
-	descs[0].offset = (uint64_t)(uintptr_t)(buffer->data + offset);
-	descs[0].token = x->rkey;
-	descs[0].length = (uint32_t)length;
-	*count = 1;
-	return x;
-}
-
-bool smbdirect_exposure_invalidated(const struct smbdirect_exposure *exposure)
-{
-	return exposure->invalidated;
-}
-
-bool smbdirect_conn_uses_memory_windows(const struct smbdirect_conn *conn)
-{
-	return conn->use_mw;
-}
-
-void sd_exposure_invalidated(struct smbdirect_conn *conn, uint32_t rkey)
-{
-	struct smbdirect_exposure *x;
-
-	for (x = conn->exposures; x != NULL; x = x->next) {
-		if (x->rkey == rkey) {
-			x->invalidated = true;
-			return;
-		}
-	}
-}
-
-/* --- RDMA read and write ------------------------------------------------ */
 
 struct sd_rdma_op {
 	struct sd_rdma_op *prev, *next;
@@ -327,44 +49,14 @@ struct sd_rdma_op {
 static void op_unlink(struct sd_rdma_op *op)
 {
 	struct smbdirect_conn *conn = op->conn;
-	struct sd_rdma_op **head = NULL;
 
 	if (op->linked_waiting) {
-		head = &conn->rdma_waiting;
+		SD_LIST_REMOVE(conn->rdma_waiting, op);
 		op->linked_waiting = false;
 	} else if (op->linked_posted) {
-		head = &conn->rdma_posted;
+		SD_LIST_REMOVE(conn->rdma_posted, op);
 		op->linked_posted = false;
-	} else {
-		return;
 	}
-	if (op->prev != NULL) {
-		op->prev->next = op->next;
-	} else {
-		*head = op->next;
-	}
-	if (op->next != NULL) {
-		op->next->prev = op->prev;
-	}
-	op->prev = op->next = NULL;
-}
-
-static void op_link(struct sd_rdma_op *op, struct sd_rdma_op **head)
-{
-	/* Append: operations are posted in submission order. */
-	struct sd_rdma_op *tail = *head;
-
-	op->next = NULL;
-	if (tail == NULL) {
-		op->prev = NULL;
-		*head = op;
-		return;
-	}
-	while (tail->next != NULL) {
-		tail = tail->next;
-	}
-	tail->next = op;
-	op->prev = tail;
 }
 
 static int op_destructor(struct sd_rdma_op *op)
@@ -501,7 +193,7 @@ void sd_rdma_kick(struct smbdirect_conn *conn)
 		}
 		op_unlink(op);
 		op->linked_posted = true;
-		op_link(op, &conn->rdma_posted);
+		SD_LIST_ADD_END(conn->rdma_posted, op);
 	}
 }
 
@@ -557,7 +249,7 @@ void sd_rdma_fail_all(struct smbdirect_conn *conn)
 			op_unlink(op);
 			op->posted_all = true;
 			op->linked_posted = true;
-			op_link(op, &conn->rdma_posted);
+			SD_LIST_ADD_END(conn->rdma_posted, op);
 		}
 	}
 	while (conn->rdma_posted != NULL) {
@@ -594,7 +286,7 @@ static struct tevent_req *rdma_common(
 		tevent_req_error(req, ENOTCONN);
 		return tevent_req_post(req, ev);
 	}
-	params = smbdirect_conn_params(conn);
+	params = smbdirect_engine_params(conn->engine);
 	if (local == NULL || remote == NULL || count == 0 || length == 0 ||
 	    offset > local->size || length > local->size - offset ||
 	    length > params->max_read_write_size) {
@@ -621,8 +313,9 @@ static struct tevent_req *rdma_common(
 	}
 	op->remote_count = count;
 	talloc_set_destructor(op, op_destructor);
+	/* Operations are posted in submission order. */
 	op->linked_waiting = true;
-	op_link(op, &conn->rdma_waiting);
+	SD_LIST_ADD_END(conn->rdma_waiting, op);
 	sd_conn_hold(conn);
 	sd_rdma_kick(conn);
 	if (!sd_conn_release(conn) || !tevent_req_is_in_progress(req)) {
@@ -651,13 +344,5 @@ struct tevent_req *smbdirect_rdma_read_send(
 
 int smbdirect_rdma_recv(struct tevent_req *req)
 {
-	enum tevent_req_state state;
-	uint64_t err;
-
-	if (tevent_req_is_error(req, &state, &err)) {
-		tevent_req_received(req);
-		return err != 0 ? (int)err : EIO;
-	}
-	tevent_req_received(req);
-	return 0;
+	return sd_req_simple_recv(req);
 }

@@ -31,7 +31,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -42,7 +41,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "rdma_private.h"
+#include "rdma_thread.h"
 
 enum sd_cmd_kind {
 	SD_CMD_CALL,
@@ -740,90 +739,16 @@ static int queue_posts(struct sd_rt *rt, enum sd_cmd_kind kind,
 	return 0;
 }
 
-int sd_post_send_now(struct smbdirect_conn *conn, struct ibv_send_wr *wr)
+int sd_rt_post_send(struct sd_rt *rt, struct ibv_qp *qp,
+		    struct sd_watch *watch, struct ibv_send_wr *wr)
 {
-	struct ibv_send_wr *bad = NULL;
-	struct sd_rt *rt;
-
-	if (!conn->post_send_via_thread ||
-	    (rt = sd_rt_current()) == NULL) {
-		return ibv_post_send(conn->qp, wr, &bad);
-	}
-	return queue_posts(rt, SD_CMD_POST_SEND, conn->qp, conn->watch, wr,
-			   NULL);
+	return queue_posts(rt, SD_CMD_POST_SEND, qp, watch, wr, NULL);
 }
 
-int sd_post_recv(struct smbdirect_conn *conn, struct ibv_recv_wr *wr)
+int sd_rt_post_recv(struct sd_rt *rt, struct ibv_qp *qp,
+		    struct sd_watch *watch, struct ibv_recv_wr *wr)
 {
-	struct ibv_recv_wr *bad = NULL;
-	struct sd_rt *rt;
-
-	if (!conn->post_recv_via_thread ||
-	    (rt = sd_rt_current()) == NULL) {
-		return ibv_post_recv(conn->qp, wr, &bad);
-	}
-	return queue_posts(rt, SD_CMD_POST_RECV, conn->qp, conn->watch, NULL,
-			   wr);
-}
-
-/*
- * Which posts must go through the thread, per provider. The kernel checks
- * credentials on write() only. Measured on rxe (fork-and-credentials.md):
- * ibv_post_send rings its doorbell with a write() on the context's command
- * fd, so it fails with EACCES from a switched thread; ibv_post_recv,
- * ibv_poll_cq, ibv_req_notify_cq and ibv_get_cq_event do not write. siw
- * rings the send doorbell the same way. Providers whose doorbells are MMIO
- * writes from userspace (mlx5, mlx4) issue no syscall to post at all.
- *
- * Rule: posts go direct only on a device whose kernel driver is known to
- * use userspace doorbells; receives also go direct on rxe (measured). Every
- * other device, siw and unknown ones included, posts through the thread.
- */
-void sd_post_rule(struct ibv_context *verbs, bool *send_via_thread,
-		  bool *recv_via_thread)
-{
-	static const char *const mmio_drivers[] = { "mlx5_core", "mlx4_core" };
-	char path[PATH_MAX];
-	char target[PATH_MAX];
-	const char *name = ibv_get_device_name(verbs->device);
-	const char *driver = "";
-	ssize_t n;
-	size_t i;
-
-	*send_via_thread = true;
-	*recv_via_thread = true;
-	snprintf(path, sizeof(path), "/sys/class/infiniband/%s/device/driver",
-		 name != NULL ? name : "?");
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n > 0) {
-		const char *slash;
-
-		target[n] = '\0';
-		slash = strrchr(target, '/');
-		driver = slash != NULL ? slash + 1 : target;
-	}
-	for (i = 0; i < sizeof(mmio_drivers) / sizeof(mmio_drivers[0]); i++) {
-		if (strcmp(driver, mmio_drivers[i]) == 0) {
-			*send_via_thread = false;
-			*recv_via_thread = false;
-			return;
-		}
-	}
-	if (sd_device_is_rxe(verbs)) {
-		*recv_via_thread = false;
-	}
-}
-
-/* rxe names no driver in sysfs; its devices have a "parent" netdev and
- * report the vendor id 0xffffff. */
-bool sd_device_is_rxe(struct ibv_context *verbs)
-{
-	struct ibv_device_attr attr;
-
-	if (ibv_query_device(verbs, &attr) != 0) {
-		return false;
-	}
-	return attr.vendor_id == 0xffffff;
+	return queue_posts(rt, SD_CMD_POST_RECV, qp, watch, NULL, wr);
 }
 
 /* --- watches: rdma_cm event channels seen from tevent ------------------------ */

@@ -13,7 +13,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "rdma_private.h"
+#include "conn.h"
 
 static size_t sockaddr_length(const struct sockaddr *sa)
 {
@@ -120,14 +120,7 @@ static void connect_setup_done(struct smbdirect_conn *conn, void *arg)
 	struct tevent_req *req = arg;
 	struct connect_state *state = tevent_req_data(req, struct connect_state);
 
-	if (conn->connected) {
-		tevent_req_done(req);
-		return;
-	}
-	state->reason = conn->reason;
-	tevent_req_error(req, conn->reason == SMBDIRECT_REASON_NEGOTIATE_TIMEOUT
-				      ? ETIMEDOUT
-				      : EPROTO);
+	sd_conn_setup_done(conn, req, &state->reason);
 }
 
 static void connect_established(struct tevent_req *req)
@@ -300,26 +293,14 @@ int smbdirect_connect_recv(struct tevent_req *req, void *mem_ctx,
 			   enum smbdirect_reason *reason)
 {
 	struct connect_state *state = tevent_req_data(req, struct connect_state);
-	enum tevent_req_state st;
-	uint64_t err;
 
-	if (tevent_req_is_error(req, &st, &err)) {
-		if (reason != NULL) {
-			*reason = state->reason != SMBDIRECT_REASON_NONE
-					  ? state->reason
-					  : SMBDIRECT_REASON_LOCAL_ERROR;
-		}
-		tevent_req_received(req);
-		return err != 0 ? (int)err : EIO;
+	if (state->conn != NULL) {
+		/* The connection owns the id and channel (and frees them if
+		 * it is freed with the state, on failure): the state's
+		 * destructor, which runs inside, must not. */
+		state->id = NULL;
+		state->channel = NULL;
 	}
-	state->conn->setup_done = NULL;
-	*conn = talloc_steal(mem_ctx, state->conn);
-	state->conn = NULL;
-	state->id = NULL;
-	state->channel = NULL;
-	if (reason != NULL) {
-		*reason = SMBDIRECT_REASON_NONE;
-	}
-	tevent_req_received(req);
-	return 0;
+	return sd_conn_setup_recv(req, mem_ctx, &state->conn, state->reason,
+				  conn, reason);
 }

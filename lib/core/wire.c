@@ -4,6 +4,7 @@
  * Copyright (C) 2026 The libsmbdirect authors
  * SPDX-License-Identifier: LGPL-3.0-or-later
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "smbdirect_wire.h"
@@ -36,7 +37,83 @@ const char *smbdirect_wire_error_string(enum smbdirect_wire_error error)
 	return "unknown";
 }
 
+/*
+ * The negotiate messages are fixed lists of little-endian fields. Each
+ * layout is written once, as a table, and serves both encode and decode,
+ * so the two can never disagree: a field's offset on the wire, its width
+ * (2 or 4 bytes) and where it lives in the decoded struct.
+ */
+struct field {
+	uint8_t offset;
+	uint8_t width;
+	uint8_t member;
+};
+#define FIELD(o, w, type, m) { (o), (w), (uint8_t)offsetof(type, m) }
+
 /* [MS-SMBD] 2.2.1 SMBDirect Negotiate Request: 20 bytes. */
+#define REQ(o, w, m) FIELD(o, w, struct smbdirect_negotiate_request, m)
+static const struct field request_layout[] = {
+	REQ(0, 2, min_version),          REQ(2, 2, max_version),
+	REQ(4, 2, reserved),             REQ(6, 2, credits_requested),
+	REQ(8, 4, preferred_send_size),  REQ(12, 4, max_receive_size),
+	REQ(16, 4, max_fragmented_size),
+};
+
+/* [MS-SMBD] 2.2.2 SMBDirect Negotiate Response: 32 bytes. */
+#define RSP(o, w, m) FIELD(o, w, struct smbdirect_negotiate_response, m)
+static const struct field response_layout[] = {
+	RSP(0, 2, min_version),          RSP(2, 2, max_version),
+	RSP(4, 2, negotiated_version),   RSP(6, 2, reserved),
+	RSP(8, 2, credits_requested),    RSP(10, 2, credits_granted),
+	RSP(12, 4, status),              RSP(16, 4, max_read_write_size),
+	RSP(20, 4, preferred_send_size), RSP(24, 4, max_receive_size),
+	RSP(28, 4, max_fragmented_size),
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static void put_fields(uint8_t *buf, const void *msg, const struct field *f,
+		       size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		const uint8_t *m = (const uint8_t *)msg + f[i].member;
+
+		if (f[i].width == 2) {
+			uint16_t v;
+
+			memcpy(&v, m, sizeof(v));
+			sd_put_le16(buf + f[i].offset, v);
+		} else {
+			uint32_t v;
+
+			memcpy(&v, m, sizeof(v));
+			sd_put_le32(buf + f[i].offset, v);
+		}
+	}
+}
+
+static void get_fields(const uint8_t *buf, void *msg, const struct field *f,
+		       size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		uint8_t *m = (uint8_t *)msg + f[i].member;
+
+		if (f[i].width == 2) {
+			uint16_t v = sd_get_le16(buf + f[i].offset);
+
+			memcpy(m, &v, sizeof(v));
+		} else {
+			uint32_t v = sd_get_le32(buf + f[i].offset);
+
+			memcpy(m, &v, sizeof(v));
+		}
+	}
+}
+
 size_t smbdirect_negotiate_request_encode(
 	const struct smbdirect_negotiate_request *req, uint8_t *buf,
 	size_t size)
@@ -45,13 +122,7 @@ size_t smbdirect_negotiate_request_encode(
 	    size < SMBDIRECT_NEGOTIATE_REQUEST_SIZE) {
 		return 0;
 	}
-	sd_put_le16(buf + 0, req->min_version);
-	sd_put_le16(buf + 2, req->max_version);
-	sd_put_le16(buf + 4, req->reserved);
-	sd_put_le16(buf + 6, req->credits_requested);
-	sd_put_le32(buf + 8, req->preferred_send_size);
-	sd_put_le32(buf + 12, req->max_receive_size);
-	sd_put_le32(buf + 16, req->max_fragmented_size);
+	put_fields(buf, req, request_layout, COUNT(request_layout));
 	return SMBDIRECT_NEGOTIATE_REQUEST_SIZE;
 }
 
@@ -63,17 +134,10 @@ smbdirect_negotiate_request_decode(const uint8_t *buf, size_t len,
 	if (buf == NULL || len < SMBDIRECT_NEGOTIATE_REQUEST_SIZE) {
 		return SMBDIRECT_WIRE_TOO_SHORT;
 	}
-	req->min_version = sd_get_le16(buf + 0);
-	req->max_version = sd_get_le16(buf + 2);
-	req->reserved = sd_get_le16(buf + 4);
-	req->credits_requested = sd_get_le16(buf + 6);
-	req->preferred_send_size = sd_get_le32(buf + 8);
-	req->max_receive_size = sd_get_le32(buf + 12);
-	req->max_fragmented_size = sd_get_le32(buf + 16);
+	get_fields(buf, req, request_layout, COUNT(request_layout));
 	return SMBDIRECT_WIRE_OK;
 }
 
-/* [MS-SMBD] 2.2.2 SMBDirect Negotiate Response: 32 bytes. */
 size_t smbdirect_negotiate_response_encode(
 	const struct smbdirect_negotiate_response *rsp, uint8_t *buf,
 	size_t size)
@@ -82,17 +146,7 @@ size_t smbdirect_negotiate_response_encode(
 	    size < SMBDIRECT_NEGOTIATE_RESPONSE_SIZE) {
 		return 0;
 	}
-	sd_put_le16(buf + 0, rsp->min_version);
-	sd_put_le16(buf + 2, rsp->max_version);
-	sd_put_le16(buf + 4, rsp->negotiated_version);
-	sd_put_le16(buf + 6, rsp->reserved);
-	sd_put_le16(buf + 8, rsp->credits_requested);
-	sd_put_le16(buf + 10, rsp->credits_granted);
-	sd_put_le32(buf + 12, rsp->status);
-	sd_put_le32(buf + 16, rsp->max_read_write_size);
-	sd_put_le32(buf + 20, rsp->preferred_send_size);
-	sd_put_le32(buf + 24, rsp->max_receive_size);
-	sd_put_le32(buf + 28, rsp->max_fragmented_size);
+	put_fields(buf, rsp, response_layout, COUNT(response_layout));
 	return SMBDIRECT_NEGOTIATE_RESPONSE_SIZE;
 }
 
@@ -104,17 +158,7 @@ smbdirect_negotiate_response_decode(const uint8_t *buf, size_t len,
 	if (buf == NULL || len < SMBDIRECT_NEGOTIATE_RESPONSE_SIZE) {
 		return SMBDIRECT_WIRE_TOO_SHORT;
 	}
-	rsp->min_version = sd_get_le16(buf + 0);
-	rsp->max_version = sd_get_le16(buf + 2);
-	rsp->negotiated_version = sd_get_le16(buf + 4);
-	rsp->reserved = sd_get_le16(buf + 6);
-	rsp->credits_requested = sd_get_le16(buf + 8);
-	rsp->credits_granted = sd_get_le16(buf + 10);
-	rsp->status = sd_get_le32(buf + 12);
-	rsp->max_read_write_size = sd_get_le32(buf + 16);
-	rsp->preferred_send_size = sd_get_le32(buf + 20);
-	rsp->max_receive_size = sd_get_le32(buf + 24);
-	rsp->max_fragmented_size = sd_get_le32(buf + 28);
+	get_fields(buf, rsp, response_layout, COUNT(response_layout));
 	return SMBDIRECT_WIRE_OK;
 }
 

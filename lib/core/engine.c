@@ -189,6 +189,13 @@ static bool post_receives(struct smbdirect_engine *e, uint32_t want)
 	return true;
 }
 
+uint32_t smbdirect_engine_receive_buffer_count(const struct smbdirect_engine *e)
+{
+	/* 3.1.5.9: ReceiveCreditMax, plus the one extra receive of
+	 * credit_ceiling(). The only place this bound is computed. */
+	return (uint32_t)e->settings.receive_credit_max + 1;
+}
+
 uint32_t smbdirect_engine_receive_buffer_size(const struct smbdirect_engine *e)
 {
 	/* 3.1.4.1, 3.1.7.2: the receive posted before negotiation holds at
@@ -243,7 +250,7 @@ static bool transmit(struct smbdirect_engine *e,
 static uint32_t credit_ceiling(const struct smbdirect_engine *e)
 {
 	uint32_t ceiling = e->receive_credit_target;
-	uint32_t bound = (uint32_t)e->settings.receive_credit_max + 1;
+	uint32_t bound = smbdirect_engine_receive_buffer_count(e);
 
 	/* Nor may the peer ever hold more than 65535 of our credits: 3.1.5.8
 	 * counts them in 16 bits, and recv_data() ends a connection whose
@@ -602,6 +609,44 @@ static void send_negotiate_failure(struct smbdirect_engine *e,
 	transmit(e, &desc);
 }
 
+/* 3.1.5.6, 3.1.5.7: a negotiate message shorter than its fixed part ends
+ * the connection. */
+static bool negotiate_complete(struct smbdirect_engine *e,
+			       enum smbdirect_wire_error decoded,
+			       const char *what, size_t length,
+			       unsigned int need)
+{
+	if (decoded == SMBDIRECT_WIRE_OK) {
+		return true;
+	}
+	terminate(e, SMBDIRECT_REASON_NEGOTIATE_TOO_SHORT,
+		  "negotiate %s of %zu bytes, need %u", what, length, need);
+	return false;
+}
+
+/* 3.1.5.6, 3.1.5.7: MaxReceiveSize of at least 128 and MaxFragmentedSize
+ * of at least 131072, else the connection ends. */
+static bool negotiate_sizes_ok(struct smbdirect_engine *e, const char *what,
+			       uint32_t max_receive_size,
+			       uint32_t max_fragmented_size)
+{
+	if (max_receive_size >= SMBDIRECT_MIN_RECEIVE_SIZE &&
+	    max_fragmented_size >= SMBDIRECT_MIN_FRAGMENTED_SIZE) {
+		return true;
+	}
+	terminate(e, SMBDIRECT_REASON_NEGOTIATE_SIZES,
+		  "negotiate %s with MaxReceiveSize %u, MaxFragmentedSize %u",
+		  what, max_receive_size, max_fragmented_size);
+	return false;
+}
+
+/* 3.1.5.6, 3.1.5.7: whether MinVersion..MaxVersion includes 0x0100. */
+static bool range_has_version(uint16_t min_version, uint16_t max_version)
+{
+	return min_version <= SMBDIRECT_PROTOCOL_VERSION &&
+	       max_version >= SMBDIRECT_PROTOCOL_VERSION;
+}
+
 /* 3.1.5.6 Receiving a Negotiate Request Message (responder). */
 static void recv_negotiate_request(struct smbdirect_engine *e, uint64_t now,
 				   const uint8_t *buf, size_t length)
@@ -613,17 +658,15 @@ static void recv_negotiate_request(struct smbdirect_engine *e, uint64_t now,
 	uint16_t grant;
 
 	/* 3.1.5.6: at least 20 bytes, else terminate. */
-	if (smbdirect_negotiate_request_decode(buf, length, &req) !=
-	    SMBDIRECT_WIRE_OK) {
-		terminate(e, SMBDIRECT_REASON_NEGOTIATE_TOO_SHORT,
-			  "negotiate request of %zu bytes, need %u", length,
-			  SMBDIRECT_NEGOTIATE_REQUEST_SIZE);
+	if (!negotiate_complete(e, smbdirect_negotiate_request_decode(
+					   buf, length, &req),
+				"request", length,
+				SMBDIRECT_NEGOTIATE_REQUEST_SIZE)) {
 		return;
 	}
 	/* 3.1.5.6: MinVersion..MaxVersion must include 0x0100, else answer
 	 * with STATUS_NOT_SUPPORTED (3.1.5.3). */
-	if (req.min_version > SMBDIRECT_PROTOCOL_VERSION ||
-	    req.max_version < SMBDIRECT_PROTOCOL_VERSION) {
+	if (!range_has_version(req.min_version, req.max_version)) {
 		snprintf(e->detail, sizeof(e->detail),
 			 "peer versions 0x%04x..0x%04x exclude 0x0100",
 			 req.min_version, req.max_version);
@@ -638,12 +681,8 @@ static void recv_negotiate_request(struct smbdirect_engine *e, uint64_t now,
 			  "negotiate request with CreditsRequested 0");
 		return;
 	}
-	if (req.max_receive_size < SMBDIRECT_MIN_RECEIVE_SIZE ||
-	    req.max_fragmented_size < SMBDIRECT_MIN_FRAGMENTED_SIZE) {
-		terminate(e, SMBDIRECT_REASON_NEGOTIATE_SIZES,
-			  "negotiate request with MaxReceiveSize %u, "
-			  "MaxFragmentedSize %u",
-			  req.max_receive_size, req.max_fragmented_size);
+	if (!negotiate_sizes_ok(e, "request", req.max_receive_size,
+				req.max_fragmented_size)) {
 		return;
 	}
 
@@ -702,17 +741,16 @@ static void recv_negotiate_response(struct smbdirect_engine *e, uint64_t now,
 {
 	struct smbdirect_negotiate_response rsp;
 
-	if (smbdirect_negotiate_response_decode(buf, length, &rsp) !=
-	    SMBDIRECT_WIRE_OK) {
-		terminate(e, SMBDIRECT_REASON_NEGOTIATE_TOO_SHORT,
-			  "negotiate response of %zu bytes, need %u", length,
-			  SMBDIRECT_NEGOTIATE_RESPONSE_SIZE);
+	/* 3.1.5.7: at least 32 bytes, else terminate. */
+	if (!negotiate_complete(e, smbdirect_negotiate_response_decode(
+					   buf, length, &rsp),
+				"response", length,
+				SMBDIRECT_NEGOTIATE_RESPONSE_SIZE)) {
 		return;
 	}
 	/* 3.1.5.7: the range must include 0x0100 and NegotiatedVersion must
 	 * be 0x0100. */
-	if (rsp.min_version > SMBDIRECT_PROTOCOL_VERSION ||
-	    rsp.max_version < SMBDIRECT_PROTOCOL_VERSION ||
+	if (!range_has_version(rsp.min_version, rsp.max_version) ||
 	    rsp.negotiated_version != SMBDIRECT_PROTOCOL_VERSION) {
 		if (rsp.status != SMBDIRECT_STATUS_SUCCESS) {
 			terminate(e, SMBDIRECT_REASON_NEGOTIATE_REJECTED,
@@ -743,12 +781,8 @@ static void recv_negotiate_response(struct smbdirect_engine *e, uint64_t now,
 		return;
 	}
 	/* 3.1.5.7: MaxReceiveSize >= 128, MaxFragmentedSize >= 131072. */
-	if (rsp.max_receive_size < SMBDIRECT_MIN_RECEIVE_SIZE ||
-	    rsp.max_fragmented_size < SMBDIRECT_MIN_FRAGMENTED_SIZE) {
-		terminate(e, SMBDIRECT_REASON_NEGOTIATE_SIZES,
-			  "negotiate response with MaxReceiveSize %u, "
-			  "MaxFragmentedSize %u",
-			  rsp.max_receive_size, rsp.max_fragmented_size);
+	if (!negotiate_sizes_ok(e, "response", rsp.max_receive_size,
+				rsp.max_fragmented_size)) {
 		return;
 	}
 

@@ -119,11 +119,70 @@ struct smbdirect_thread_stats {
  */
 void smbdirect_get_thread_stats(struct smbdirect_thread_stats *stats);
 
+/** One SMB-Direct connection. */
+struct smbdirect_conn;
+
+/**
+ * @brief How much a log line matters, for a host that maps the library's
+ *        lines onto its own levels (Samba: DBG_ERR ... DBG_DEBUG).
+ */
+enum smbdirect_log_level {
+	/** A local failure: resources, credentials, a broken invariant. */
+	SMBDIRECT_LOG_ERROR = 0,
+	/** The peer broke the protocol, or an RDMA operation failed. */
+	SMBDIRECT_LOG_WARNING = 1,
+	/** A connection ended for an ordinary reason (the peer disconnected,
+	 *  a timeout) or a connection request was refused. */
+	SMBDIRECT_LOG_NOTICE = 2,
+	/** Steps of connection set-up and teardown worth a line. */
+	SMBDIRECT_LOG_INFO = 3,
+	/** Details for debugging. */
+	SMBDIRECT_LOG_DEBUG = 4,
+};
+
+/**
+ * @brief Where the library's log lines go.
+ *
+ * @param private_data As given to smbdirect_set_log_fn().
+ * @param level        How much the line matters.
+ * @param conn         The connection it is about, or NULL (a listener, a
+ *                     connection request, a connection not yet made).
+ * @param peer         The peer's address as "ADDR:PORT", or NULL if none
+ *                     is known; set whenever @p conn is.
+ * @param message      The line, without the peer and without a newline;
+ *                     valid during the call only.
+ */
+typedef void (*smbdirect_log_fn)(void *private_data,
+				 enum smbdirect_log_level level,
+				 const struct smbdirect_conn *conn,
+				 const char *peer, const char *message);
+
+/**
+ * @brief Send the library's log lines to @p fn, for the whole process.
+ *
+ * By default (and after a call with @p fn NULL) every line goes to stderr
+ * as "smbdirect[PID] peer ADDR:PORT: MESSAGE". Every termination of a
+ * connection that the application did not ask for is logged, with its
+ * reason (smbdirect_reason_string()) and the peer's address. @p fn may be
+ * called from any thread that calls the library, never from the RDMA
+ * thread, and must not call the library.
+ *
+ * @param fn           The hook, or NULL for stderr.
+ * @param private_data Passed to @p fn.
+ */
+void smbdirect_set_log_fn(smbdirect_log_fn fn, void *private_data);
+
+/**
+ * @brief A name for a log level: "error", "warning", "notice", "info",
+ *        "debug".
+ * @param level Any value.
+ * @return A static string; "unknown" for values outside the enum.
+ */
+const char *smbdirect_log_level_string(enum smbdirect_log_level level);
+
 /** The default SMB-Direct port over iWARP; IB/RoCE peers often use 445. */
 #define SMBDIRECT_DEFAULT_PORT 5445
 
-/** One SMB-Direct connection. */
-struct smbdirect_conn;
 /** A listening endpoint. */
 struct smbdirect_listener;
 /** A connection request that arrived at a listener. */
@@ -233,10 +292,92 @@ smbdirect_listener_address(const struct smbdirect_listener *listener);
 const char *
 smbdirect_conn_request_peer(const struct smbdirect_conn_request *request);
 
+/** A connection request on its way to a child process the host forks. */
+struct smbdirect_handoff;
+
+/**
+ * @brief Hand a connection request to a child that the host forks itself
+ *        (smbd forks in its own accept path): step 1 of 3, in the parent,
+ *        right before fork().
+ *
+ * The sequence (docs/fork-and-credentials.md):
+ * 1. parent: h = smbdirect_handoff_prepare(listener, request);
+ * 2. fork();
+ * 3. child: request = smbdirect_handoff_child(h, mem_ctx, mode), then
+ *    smbdirect_accept_send(); parent: smbdirect_handoff_parent(h, pid)
+ *    (with pid -1 if fork() failed).
+ *
+ * Between this call and fork() the host must call nothing of the library
+ * (in RDMA-thread mode the thread is parked and a library lock held until
+ * the parent or child step). The child must call smbdirect_handoff_child()
+ * before anything else of the library.
+ *
+ * @param listener The listener the request came from.
+ * @param request  The request (owned by the handoff from here).
+ * @return The handoff, or NULL with errno set; the request is then
+ *         rejected (and freed).
+ */
+struct smbdirect_handoff *
+smbdirect_handoff_prepare(struct smbdirect_listener *listener,
+			  struct smbdirect_conn_request *request);
+
+/**
+ * @brief In the child after fork(): take the request (step 3, child side).
+ *
+ * Gives the child an RDMA thread of its own (when the parent has one, or
+ * when @p mode asks for one), drops the parent's listener here
+ * (smbdirect_listener_forget()), moves the request's id onto an event
+ * channel of its own (rdma_migrate_id) and tells the parent; the child
+ * builds its own device context, PD, CQ and QP when it accepts. The host's
+ * other listeners, inherited from the parent, must be forgotten too
+ * (smbdirect_listener_forget()) before its event loop runs again.
+ *
+ * @param handoff The handoff (freed).
+ * @param mem_ctx talloc parent of the returned request.
+ * @param mode    The child's thread mode: SMBDIRECT_THREAD_MODE_RDMA_THREAD
+ *                for a process that will switch identity (smbd), chosen
+ *                here because it must be set before the id is migrated.
+ * @return The request, to pass to smbdirect_accept_send() with the child's
+ *         tevent context; or NULL with errno set (the parent then rejects
+ *         it): the child should exit.
+ */
+struct smbdirect_conn_request *
+smbdirect_handoff_child(struct smbdirect_handoff *handoff, void *mem_ctx,
+			enum smbdirect_thread_mode mode);
+
+/**
+ * @brief In the parent after fork(): let the request go (step 3, parent
+ *        side).
+ *
+ * Waits, bounded (10 s; a signal does not cut the wait short), for the
+ * child's word that it took the connection, then forgets the request; if
+ * the child failed, died or said nothing, or @p pid is -1 (fork failed),
+ * rejects it and logs why.
+ *
+ * @param handoff The handoff (freed, with its request).
+ * @param pid     What fork() returned in the parent.
+ * @return 0 if the child took the connection, else ECHILD.
+ */
+int smbdirect_handoff_parent(struct smbdirect_handoff *handoff, pid_t pid);
+
+/**
+ * @brief In a process forked from the one that created @p listener: drop it
+ *        here, touching nothing of the parent's (its listening id stays
+ *        the parent's; this process's copy of the channel is closed).
+ *
+ * The listener object stays valid until freed, and listens no more here.
+ *
+ * @param listener The listener, or NULL.
+ */
+void smbdirect_listener_forget(struct smbdirect_listener *listener);
+
 /**
  * @brief Fork a child that owns this connection (no broker).
  *
- * Follows docs/architecture.md "Fork-per-connection": the parent keeps
+ * smbdirect_handoff_prepare(), fork(), and smbdirect_handoff_child() or
+ * smbdirect_handoff_parent(), for hosts that let the library fork; the
+ * child keeps the parent's thread mode. It follows docs/architecture.md
+ * "Fork-per-connection": the parent keeps
  * only the listener; the child moves the request onto its own event
  * channel (rdma_migrate_id) and builds its own device context, PD, CQ and
  * QP when it accepts. The parent waits (bounded) until the child reports

@@ -32,9 +32,9 @@ static void accept_error(struct tevent_req *req, int error,
 {
 	struct accept_state *state = tevent_req_data(req, struct accept_state);
 
-	sd_log(NULL, "accepting %s failed: %s: %s",
-	       state->request != NULL ? state->request->peer : "?", what,
-	       strerror(error));
+	sd_log(SMBDIRECT_LOG_WARNING, NULL,
+	       state->request != NULL ? state->request->peer : NULL,
+	       "accepting failed: %s: %s", what, strerror(error));
 	state->reason = reason;
 	tevent_req_error(req, error);
 }

@@ -189,9 +189,12 @@ static inline uint64_t sd_now(void)
 /* "ADDR:PORT" ("[ADDR]:PORT" for IPv6) of a sockaddr. */
 void sd_format_addr(const struct sockaddr *sa, char *buf, size_t size);
 
-/* Log a line naming the peer (stderr). */
-void sd_log(const struct smbdirect_conn *conn, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Log a line about `conn` (or, without one, about `peer`, "ADDR:PORT" or
+ * NULL) through the host's hook (smbdirect_set_log_fn), stderr by
+ * default. */
+void sd_log(enum smbdirect_log_level level, const struct smbdirect_conn *conn,
+	    const char *peer, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Whether a request failed, and with which errno value: its own, or
  * ETIMEDOUT / ENOMEM / EIO for tevent's other ways of failing. */

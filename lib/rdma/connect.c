@@ -47,8 +47,8 @@ static void connect_fail(struct tevent_req *req, int error,
 {
 	struct connect_state *state = tevent_req_data(req, struct connect_state);
 
-	sd_log(NULL, "connect to %s failed: %s: %s", state->peer, what,
-	       strerror(error));
+	sd_log(SMBDIRECT_LOG_NOTICE, NULL, state->peer, "connect failed: %s: %s",
+	       what, strerror(error));
 	state->reason = reason;
 	TALLOC_FREE(state->watch);
 	tevent_req_error(req, error);

@@ -39,7 +39,8 @@ void sd_post_failed(struct smbdirect_conn *conn, const char *what, int error)
 		sd_rdma_call_failed(conn, what, error);
 		return;
 	}
-	sd_log(conn, "%s failed: %s", what, strerror(error));
+	sd_log(SMBDIRECT_LOG_ERROR, conn, NULL, "%s failed: %s", what,
+	       strerror(error));
 	sd_conn_fail(conn, SMBDIRECT_REASON_LOCAL_ERROR, "%s failed: %s", what,
 		     strerror(error));
 }
@@ -55,7 +56,8 @@ void sd_rdma_call_failed(struct smbdirect_conn *conn, const char *what,
 			     "%s failed: %s", what, strerror(error));
 		return;
 	}
-	sd_log(conn, "%s: EACCES: this thread's credentials changed after the "
+	sd_log(SMBDIRECT_LOG_ERROR, conn, NULL,
+	       "%s: EACCES: this thread's credentials changed after the "
 		     "RDMA device was opened (thread mode %s; a process that "
 		     "switches identity needs the rdma-thread mode); the "
 		     "connection ends, nothing is retried",
@@ -78,7 +80,7 @@ void sd_conn_disconnect(struct smbdirect_conn *conn)
 	int ret = sd_disconnect_id(conn->id);
 
 	if (ret == EACCES) {
-		sd_log(conn, "rdma_disconnect: EACCES: this thread's "
+		sd_log(SMBDIRECT_LOG_ERROR, conn, NULL, "rdma_disconnect: EACCES: this thread's "
 			     "credentials changed after the RDMA device was "
 			     "opened; the peer is not told");
 	}

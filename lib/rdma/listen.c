@@ -40,7 +40,8 @@ static void listener_event(const struct sd_cm_event *event, void *priv)
 	struct smbdirect_conn_request *r;
 
 	if (event->error != 0) {
-		sd_log(NULL, "listener: rdma_get_cm_event: %s%s; not listening",
+		sd_log(SMBDIRECT_LOG_ERROR, NULL, NULL,
+		       "listener: rdma_get_cm_event: %s%s; not listening",
 		       strerror(event->error),
 		       event->error == EACCES
 			       ? " (this thread's credentials changed after "
@@ -49,7 +50,8 @@ static void listener_event(const struct sd_cm_event *event, void *priv)
 		return;
 	}
 	if (event->type != RDMA_CM_EVENT_CONNECT_REQUEST) {
-		sd_log(NULL, "listener: ignoring %s", rdma_event_str(event->type));
+		sd_log(SMBDIRECT_LOG_DEBUG, NULL, NULL, "listener: ignoring %s",
+		       rdma_event_str(event->type));
 		return;
 	}
 	r = talloc_zero(l, struct smbdirect_conn_request);
@@ -72,6 +74,28 @@ static int listener_destructor(struct smbdirect_listener *l)
 	sd_id_free(l->id);
 	sd_channel_free(l->channel);
 	return 0;
+}
+
+void smbdirect_listener_forget(struct smbdirect_listener *listener)
+{
+	if (listener == NULL) {
+		return;
+	}
+	/* Forked: the id, its channel and the thread that watched it are
+	 * the parent's. Destroying the id here would ask the kernel to
+	 * destroy the parent's listener (refused: other credentials); our
+	 * copy of the channel's fd only closes (else a dead parent's port
+	 * would stay bound), and librdmacm's small record of the id stays in
+	 * this process's copy of the parent's memory. */
+	if (listener->watch != NULL) {
+		sd_watch_forget(listener->watch);
+		listener->watch = NULL;
+	}
+	if (listener->channel != NULL) {
+		rdma_destroy_event_channel(listener->channel);
+		listener->channel = NULL;
+	}
+	listener->id = NULL;
 }
 
 /* Runs where sd_call() runs it. */

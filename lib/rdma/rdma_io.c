@@ -218,7 +218,7 @@ void sd_rdma_completed(struct smbdirect_conn *conn, struct sd_rdma_op *op,
 					    : ENOTCONN;
 		}
 		if (wc->status != IBV_WC_WR_FLUSH_ERR) {
-			sd_log(conn, "RDMA %s failed: %s", what,
+			sd_log(SMBDIRECT_LOG_WARNING, conn, NULL, "RDMA %s failed: %s", what,
 			       ibv_wc_status_str(wc->status));
 		}
 	} else {

@@ -17,6 +17,27 @@
 /* Receives are posted in chains of this many work requests. */
 #define SD_RECV_CHAIN 32
 
+/* How much the end of a connection matters in the host's log: a local
+ * failure is an error, a peer that broke the protocol a warning, an
+ * ordinary end (the peer left, a timeout) a notice. */
+static enum smbdirect_log_level reason_level(enum smbdirect_reason reason)
+{
+	switch (reason) {
+	case SMBDIRECT_REASON_LOCAL_ERROR:
+	case SMBDIRECT_REASON_NO_MEMORY:
+	case SMBDIRECT_REASON_INVALID_ARGUMENT:
+	case SMBDIRECT_REASON_CREDENTIALS_CHANGED:
+		return SMBDIRECT_LOG_ERROR;
+	case SMBDIRECT_REASON_PEER_DISCONNECTED:
+	case SMBDIRECT_REASON_NEGOTIATE_TIMEOUT:
+	case SMBDIRECT_REASON_KEEPALIVE_TIMEOUT:
+	case SMBDIRECT_REASON_LOCAL_CLOSE:
+		return SMBDIRECT_LOG_NOTICE;
+	default:
+		return SMBDIRECT_LOG_WARNING;
+	}
+}
+
 static int cb_post_recv(void *priv, uint32_t count, uint32_t buffer_size)
 {
 	struct smbdirect_conn *conn = priv;
@@ -150,7 +171,8 @@ static void cb_terminated(void *priv, enum smbdirect_reason reason,
 	conn->reason = reason;
 	snprintf(conn->detail, sizeof(conn->detail), "%s", detail);
 	if (reason != SMBDIRECT_REASON_LOCAL_CLOSE) {
-		sd_log(conn, "connection ended: %s: %s",
+		sd_log(reason_level(reason), conn, NULL,
+		       "connection ended: %s: %s",
 		       smbdirect_reason_string(reason), detail);
 	}
 	if (conn->id != NULL && !conn->disconnect_sent) {

@@ -36,7 +36,36 @@ void sd_format_addr(const struct sockaddr *sa, char *buf, size_t size)
 	}
 }
 
-void sd_log(const struct smbdirect_conn *conn, const char *fmt, ...)
+/* The process's log hook (smbdirect_set_log_fn); NULL: stderr. Set by the
+ * host at start-up, before connections exist. */
+static smbdirect_log_fn log_fn;
+static void *log_private;
+
+void smbdirect_set_log_fn(smbdirect_log_fn fn, void *private_data)
+{
+	log_fn = fn;
+	log_private = private_data;
+}
+
+const char *smbdirect_log_level_string(enum smbdirect_log_level level)
+{
+	switch (level) {
+	case SMBDIRECT_LOG_ERROR:
+		return "error";
+	case SMBDIRECT_LOG_WARNING:
+		return "warning";
+	case SMBDIRECT_LOG_NOTICE:
+		return "notice";
+	case SMBDIRECT_LOG_INFO:
+		return "info";
+	case SMBDIRECT_LOG_DEBUG:
+		return "debug";
+	}
+	return "unknown";
+}
+
+void sd_log(enum smbdirect_log_level level, const struct smbdirect_conn *conn,
+	    const char *peer, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -44,6 +73,13 @@ void sd_log(const struct smbdirect_conn *conn, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (conn != NULL) {
+		peer = conn->peer;
+	}
+	if (log_fn != NULL) {
+		log_fn(log_private, level, conn, peer, line);
+		return;
+	}
 	fprintf(stderr, "smbdirect[%d] peer %s: %s\n", (int)getpid(),
-		conn != NULL ? conn->peer : "?", line);
+		peer != NULL ? peer : "?", line);
 }

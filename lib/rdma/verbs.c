@@ -290,13 +290,15 @@ int sd_verbs_create(struct smbdirect_conn *conn)
 	conn->recv_count = smbdirect_engine_receive_buffer_count(conn->engine);
 	ret = sd_call(create_verbs, conn);
 	if (ret != 0) {
-		sd_log(conn, "creating verbs resources failed: %s",
+		sd_log(SMBDIRECT_LOG_ERROR, conn, NULL,
+		       "creating verbs resources failed: %s",
 		       strerror(ret));
 		return ret;
 	}
 	ret = create_pools(conn);
 	if (ret != 0) {
-		sd_log(conn, "registering buffers failed: %s", strerror(ret));
+		sd_log(SMBDIRECT_LOG_ERROR, conn, NULL,
+		       "registering buffers failed: %s", strerror(ret));
 	}
 	return ret;
 }

@@ -111,6 +111,7 @@ struct sd_watch {
 	struct sd_watch_queue queue;   /* under rt->lock */
 	sd_watch_fn fn;
 	void *priv;
+	unsigned int generation;       /* watch_generation at creation */
 };
 
 static pthread_mutex_t mode_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -506,7 +507,12 @@ static void rt_stop(struct sd_rt *rt)
 
 /* --- public mode switch ---------------------------------------------------- */
 
-static unsigned int live_watches; /* under mode_lock */
+/* Watches alive in this process (under mode_lock): the thread mode may
+ * change only while there are none. A forked child starts a new
+ * generation: the watches it inherited are the parent's, to be forgotten
+ * (sd_watch_forget), and do not count. */
+static unsigned int live_watches;
+static unsigned int watch_generation;
 
 int smbdirect_set_thread_mode(enum smbdirect_thread_mode mode)
 {
@@ -635,6 +641,8 @@ int sd_rt_fork_child(void)
 	 * mutex, queue, parked thread) is left as it is and never used: the
 	 * fds are closed, the memory is the parent's copy. */
 	pthread_mutex_init(&mode_lock, NULL);
+	watch_generation += 1;
+	live_watches = 0;
 	if (old == NULL) {
 		return 0;
 	}
@@ -846,7 +854,9 @@ static int watch_destructor(struct sd_watch *w)
 		close(w->efd);
 	}
 	pthread_mutex_lock(&mode_lock);
-	live_watches -= 1;
+	if (w->generation == watch_generation) {
+		live_watches -= 1;
+	}
 	pthread_mutex_unlock(&mode_lock);
 	return 0;
 }
@@ -869,6 +879,7 @@ struct sd_watch *sd_watch_new(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 	w->rt = sd_rt_current();
 	pthread_mutex_lock(&mode_lock);
 	live_watches += 1;
+	w->generation = watch_generation;
 	pthread_mutex_unlock(&mode_lock);
 	talloc_set_destructor(w, watch_destructor);
 	if (w->rt != NULL) {

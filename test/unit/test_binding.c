@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -344,6 +345,73 @@ static void test_invalidate_per_message(void **state)
 	assert_int_equal(fv_reset(), 0);
 }
 
+/* --- the log goes through the host's hook ------------------------------------ */
+
+struct log_line {
+	enum smbdirect_log_level level;
+	const struct smbdirect_conn *conn;
+	char peer[64];
+	char message[256];
+};
+
+struct log_capture {
+	struct log_line lines[16];
+	int count;
+};
+
+static void capture_log(void *priv, enum smbdirect_log_level level,
+			const struct smbdirect_conn *conn, const char *peer,
+			const char *message)
+{
+	struct log_capture *c = priv;
+	struct log_line *l;
+
+	if (c->count == (int)ARRAY_SIZE(c->lines)) {
+		return;
+	}
+	l = &c->lines[c->count++];
+	l->level = level;
+	l->conn = conn;
+	snprintf(l->peer, sizeof(l->peer), "%s", peer != NULL ? peer : "");
+	snprintf(l->message, sizeof(l->message), "%s", message);
+}
+
+/* A peer that breaks the protocol (a data message whose DataOffset is not
+ * 8-byte aligned, [MS-SMBD] 3.1.5.8) ends the connection, and the host's
+ * log hook gets one line: a warning, naming the connection, the peer's
+ * address and the reason. With no hook, nothing reaches it. */
+static void test_log_hook(void **state)
+{
+	void *mem = *state;
+	struct log_capture cap;
+	struct script s;
+	uint8_t bad[64];
+	int i;
+
+	memset(&cap, 0, sizeof(cap));
+	smbdirect_set_log_fn(capture_log, &cap);
+	script_connect(mem, &s, 16);
+	put_data_header(bad, 255, 1, 0, 0, 0, 28, 8);
+	assert_int_equal(fv_peer_send(s.peer, bad, 36, false, 0),
+			 IBV_WC_SUCCESS);
+	run_ready(s.ev);
+	assert_int_equal(cap.count, 1);
+	assert_int_equal(cap.lines[0].level, SMBDIRECT_LOG_WARNING);
+	assert_ptr_equal(cap.lines[0].conn, s.conn);
+	assert_string_equal(cap.lines[0].peer, smbdirect_conn_peer(s.conn));
+	assert_string_equal(cap.lines[0].peer, "10.9.0.1:5445");
+	assert_non_null(strstr(cap.lines[0].message,
+			       "connection ended: invalid-message"));
+	smbdirect_set_log_fn(NULL, NULL);
+	talloc_free(s.conn);
+	talloc_free(s.ev);
+	assert_int_equal(cap.count, 1);
+	for (i = SMBDIRECT_LOG_ERROR; i <= SMBDIRECT_LOG_DEBUG; i++) {
+		assert_string_not_equal(smbdirect_log_level_string(i), "unknown");
+	}
+	assert_int_equal(fv_reset(), 0);
+}
+
 /* --- two library connections in one process ----------------------------- */
 
 struct pair {
@@ -629,6 +697,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_invalidate_per_message),
+		T(test_log_hook),
 		T(test_echo_stream),
 		T(test_rdma_memory_windows),
 		T(test_rdma_memory_regions),

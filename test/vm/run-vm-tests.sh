@@ -260,10 +260,12 @@ t_keepalive_timeout() {
 
 # h. Fork per connection: 16 concurrent clients, each served by a child of
 #    its own (distinct pids, parent = the listener), each exits 0, the
-#    listener reaps all 16.
+#    listener reaps all 16. Arguments: how the server forks (default
+#    --fork, the library's smbdirect_listener_fork(); --host-fork: sdtest
+#    forks as smbd does, around the handoff API).
 t_fork16() {
 	local n=16 i pids=() ok=0 served
-	start_server -- --fork --connections $n || return 1
+	start_server -- "${@:---fork}" --connections $n || return 1
 	for i in $(seq 1 $n); do
 		timeout -k 5 300 "$sdtest" client $addr $port messages --count 200 \
 			>"$log.client$i" 2>&1 &
@@ -297,7 +299,8 @@ t_fork16() {
 t_fork_churn() {
 	local loops=4 per=8 n i pids=() ok=0
 	n=$((loops * per))
-	start_server -- --fork --connections $n --signal-every-ms 2 || return 1
+	start_server -- "${@:---fork}" --connections $n --signal-every-ms 2 ||
+		return 1
 	for i in $(seq 1 $loops); do
 		(
 			for j in $(seq 1 $per); do
@@ -416,6 +419,11 @@ run_test keepalive-idle t_keepalive_idle
 run_test keepalive-timeout t_keepalive_timeout
 run_test fork16 t_fork16
 run_test fork-churn t_fork_churn
+# smbd's way: the host forks, the library hands the request over; the
+# children switch to the RDMA thread while the listener stays in caller
+# mode, as smbd's parent and children do.
+run_test fork16-host t_fork16 --host-fork --child-thread-mode rdma
+run_test fork-churn-host t_fork_churn --host-fork
 run_test invalidate t_invalidate
 run_test identity t_identity
 run_test identity-caller-mode t_identity_caller_mode

@@ -35,7 +35,7 @@
  * struct server_info travels as raw bytes.
  *
  * Usage:
- *   sdtest server ADDR PORT [--fork] [--connections N] [OPTIONS]
+ *   sdtest server ADDR PORT [--fork|--host-fork] [--connections N] [OPTIONS]
  *   sdtest client ADDR PORT TEST [OPTIONS]
  * TEST:
  *   negotiate   check both sides' negotiated values against both sides'
@@ -75,6 +75,17 @@
  *                         when --keepalive-ms is given)
  *   --idle-ms N           idle test duration
  *   --thread-mode caller|rdma  smbdirect_set_thread_mode() (default caller)
+ *   --fork                server: a child per connection, forked by the
+ *                         library (smbdirect_listener_fork())
+ *   --host-fork           server: a child per connection, forked by sdtest
+ *                         itself as smbd does (smbdirect_handoff_prepare,
+ *                         fork, smbdirect_handoff_child/_parent); the child
+ *                         goes on with the same tevent context,
+ *                         re-initialised (tevent_re_initialise)
+ *   --child-thread-mode caller|rdma  the children's thread mode with
+ *                         --host-fork (default: the listener's), as smbd's
+ *                         parent listens in caller mode and its children
+ *                         switch identity
  *   --busy-poll           client: never sleep; take completions with
  *                         smbdirect_conn_poll() from an always-ready fd
  *   --switch-identity     switch this thread's identity around every
@@ -123,6 +134,8 @@ static volatile sig_atomic_t alarms; /* SIGALRM caught */
 static bool busy_poll;
 static uint64_t identity_switches;
 static enum smbdirect_thread_mode thread_mode = SMBDIRECT_THREAD_MODE_CALLER;
+static enum smbdirect_thread_mode child_thread_mode;
+static bool child_thread_mode_set;
 
 /*
  * smbd's become_user()/unbecome_user(): raw syscalls change only this
@@ -661,9 +674,15 @@ static int serve(struct tevent_context *ev,
 	return ret;
 }
 
+enum fork_mode {
+	FORK_NONE,
+	FORK_LIBRARY, /* smbdirect_listener_fork() */
+	FORK_HOST,    /* the handoff API around our own fork(), as smbd */
+};
+
 struct server {
 	struct tevent_context *ev;
-	bool fork_mode;
+	enum fork_mode fork_mode;
 	int children;
 	int served;
 	int failures;
@@ -673,15 +692,62 @@ struct server {
 	struct smbdirect_conn_request *pending;
 };
 
+/* Fork as smbd does: the host forks, the library hands the request over.
+ * The child keeps the server's tevent context, re-initialised after fork
+ * as smbd's reinit_after_fork() does. */
+static void host_fork(struct server *srv, struct smbdirect_listener *listener,
+		      struct smbdirect_conn_request *request)
+{
+	enum smbdirect_thread_mode mode = child_thread_mode_set
+						  ? child_thread_mode
+						  : smbdirect_get_thread_mode();
+	struct smbdirect_handoff *h = smbdirect_handoff_prepare(listener,
+								request);
+	pid_t pid;
+
+	if (h == NULL) {
+		fprintf(stderr, "server: handoff failed: %s\n", strerror(errno));
+		srv->failures++;
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		if (tevent_re_initialise(srv->ev) != 0) {
+			_exit(1);
+		}
+		srv->child_request = smbdirect_handoff_child(h, srv->ev, mode);
+		if (srv->child_request == NULL) {
+			fprintf(stderr, "child: the handoff failed: %s\n",
+				strerror(errno));
+			_exit(1);
+		}
+		srv->child_ev = srv->ev;
+		srv->in_child = true;
+		return;
+	}
+	if (smbdirect_handoff_parent(h, pid) != 0 || pid < 0) {
+		fprintf(stderr, "server: the child did not take the "
+				"connection\n");
+		srv->failures++;
+	}
+	if (pid > 0) {
+		srv->children++;
+	}
+}
+
 static void on_request(struct smbdirect_listener *listener,
 		       struct smbdirect_conn_request *request, void *priv)
 {
 	struct server *srv = priv;
 	pid_t pid;
 
-	if (!srv->fork_mode) {
+	if (srv->fork_mode == FORK_NONE) {
 		/* Served from the main loop: tevent does not nest loops. */
 		srv->pending = request;
+		return;
+	}
+	if (srv->fork_mode == FORK_HOST) {
+		host_fork(srv, listener, request);
 		return;
 	}
 	pid = smbdirect_listener_fork(listener, request, &srv->child_ev,
@@ -735,7 +801,7 @@ static void on_sigchld(struct tevent_context *ev, struct tevent_signal *se,
 	}
 }
 
-static int run_server(const struct sockaddr *addr, bool fork_mode,
+static int run_server(const struct sockaddr *addr, enum fork_mode fork_mode,
 		      int expect)
 {
 	struct tevent_context *ev = tevent_context_init(NULL);
@@ -753,7 +819,7 @@ static int run_server(const struct sockaddr *addr, bool fork_mode,
 	}
 	struct reaper reaper = {.srv = &srv, .reaped = &reaped};
 
-	if (fork_mode && tevent_add_signal(ev, ev, SIGCHLD, 0, on_sigchld,
+	if (fork_mode != FORK_NONE && tevent_add_signal(ev, ev, SIGCHLD, 0, on_sigchld,
 					   &reaper) == NULL) {
 		fprintf(stderr, "server: no SIGCHLD handler\n");
 		return 1;
@@ -1919,7 +1985,7 @@ static int start_signal_timer(void)
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
-	bool fork_mode = false;
+	enum fork_mode fork_mode = FORK_NONE;
 	int expect = 1;
 	int first = 4;
 	int i;
@@ -1933,7 +1999,16 @@ int main(int argc, char **argv)
 	}
 	for (i = first; i < argc; i++) {
 		if (strcmp(argv[i], "--fork") == 0) {
-			fork_mode = true;
+			fork_mode = FORK_LIBRARY;
+		} else if (strcmp(argv[i], "--host-fork") == 0) {
+			fork_mode = FORK_HOST;
+		} else if (strcmp(argv[i], "--child-thread-mode") == 0 &&
+			   i + 1 < argc) {
+			i++;
+			child_thread_mode_set = true;
+			child_thread_mode = strcmp(argv[i], "rdma") == 0
+						    ? SMBDIRECT_THREAD_MODE_RDMA_THREAD
+						    : SMBDIRECT_THREAD_MODE_CALLER;
 		} else if (strcmp(argv[i], "--small") == 0) {
 			small_sizes = true;
 		} else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {

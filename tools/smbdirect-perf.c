@@ -47,8 +47,8 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
-#include <netdb.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +65,7 @@
 #include <talloc.h>
 #include <tevent.h>
 
+#include "common/addr.h"
 #include "smbdirect.h"
 #include "smbdirect_rdma.h"
 
@@ -1339,29 +1340,19 @@ static void on_sigchld(struct tevent_context *ev, struct tevent_signal *se,
 	}
 }
 
-static int resolve(const char *host, uint16_t port, bool passive,
-		   struct sockaddr_storage *ss)
-{
-	struct addrinfo hints;
-	struct addrinfo *res = NULL;
-	char service[16];
-	int ret;
+/* addr_resolve()'s failures: "smbdirect-perf: MESSAGE" on stderr. */
+static void perf_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = passive ? AI_PASSIVE : 0;
-	snprintf(service, sizeof(service), "%u", port);
-	ret = getaddrinfo(host, service, &hints, &res);
-	if (ret != 0) {
-		fprintf(stderr, "smbdirect-perf: %s: %s\n",
-			host != NULL ? host : "(any)", gai_strerror(ret));
-		return -1;
-	}
-	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	freeaddrinfo(res);
-	return 0;
+static void perf_error(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "smbdirect-perf: %s\n", line);
 }
 
 static int run_server(void)
@@ -1378,7 +1369,8 @@ static int run_server(void)
 		return 1;
 	}
 	if (opt.bind != NULL) {
-		if (resolve(opt.bind, opt.port, true, &ss) != 0) {
+		if (!addr_resolve(opt.bind, opt.port, true, &ss, NULL,
+				  perf_error)) {
 			return 1;
 		}
 	} else {
@@ -1801,7 +1793,8 @@ static int run_client(void)
 		return 1;
 	}
 	c = talloc_zero(ev, struct client);
-	if (c == NULL || resolve(opt.host, opt.port, false, &ss) != 0) {
+	if (c == NULL ||
+	    !addr_resolve(opt.host, opt.port, false, &ss, NULL, perf_error)) {
 		talloc_free(ev);
 		return 1;
 	}

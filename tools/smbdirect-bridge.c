@@ -10,9 +10,10 @@
  *
  * One process per connection: the parent only listens (a TCP socket, or
  * an rdma_cm id with no QP) and forks; each child owns its socket and its
- * RDMA resources (docs/architecture.md, "Fork-per-connection"). The relay
- * itself is in tools/bridge/relay.c, the SMB2 rewriting in
- * tools/bridge/smb2.c.
+ * RDMA resources (docs/architecture.md, "Fork-per-connection"). This file
+ * is the options, the listener and one connection's set-up; the relay is
+ * in tools/bridge/ (relay.c, with one file per direction: forward.c and
+ * reverse.c), the SMB2 rewriting in tools/bridge/smb2.c.
  */
 #include <errno.h>
 #include <fcntl.h>

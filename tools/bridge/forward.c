@@ -73,6 +73,8 @@ static struct br_pending *fwd_expose(struct br_relay *r, uint64_t mid,
 	return p;
 }
 
+/* A WRITE from the TCP client: its data to our RDMA channel if it must
+ * or may go there, else unchanged. */
 static void fwd_write_pdu(struct br_relay *r, struct br_item *it, size_t i,
 			  const struct br_pdu *pdu, bool needed)
 {
@@ -109,7 +111,9 @@ static void fwd_write_pdu(struct br_relay *r, struct br_item *it, size_t i,
 	r->stats.fwd_rdma_bytes += n;
 }
 
-static bool fwd_read_pdu(struct br_relay *r, struct br_item *it, size_t i,
+/* A READ from the TCP client: refused (the relay ends) if its response
+ * could not come back, else over our RDMA channel if it must or may. */
+static void fwd_read_pdu(struct br_relay *r, struct br_item *it, size_t i,
 			 const struct br_pdu *pdu)
 {
 	struct smbdirect_buffer_descriptor desc;
@@ -124,7 +128,7 @@ static bool fwd_read_pdu(struct br_relay *r, struct br_item *it, size_t i,
 	if (!br_read_request_length(it->pieces[i].data, it->pieces[i].length,
 				    &n, &channel) ||
 	    channel != SMB2_CHANNEL_NONE) {
-		return true;
+		return;
 	}
 	/* The inline response would exceed what we reassemble. */
 	needed = (uint64_t)n + BR_READ_RSP_DATA_OFFSET >
@@ -139,28 +143,27 @@ static bool fwd_read_pdu(struct br_relay *r, struct br_item *it, size_t i,
 			  r->params->max_fragmented_receive_size,
 			  is_signed ? "a signed request cannot be rewritten"
 				    : "it cannot go over RDMA");
-		return false;
+		return;
 	}
 	if (is_signed || !fwd_wants_rdma(r, n, needed)) {
-		return true;
+		return;
 	}
 	p = fwd_expose(r, pdu->message_id, BR_SMB2_READ, n, &desc);
 	if (p == NULL) {
-		return !r->ended;
+		return;
 	}
 	out = br_read_make_rdma(it, it->pieces[i].data, it->pieces[i].length,
 				p->channel, &desc, 1, &len);
 	if (out == NULL) {
 		pending_remove(r, p);
 		relay_end(r, "out of memory");
-		return false;
+		return;
 	}
 	it->pieces[i].data = out;
 	it->pieces[i].length = len;
 	it->rewritten = true;
 	r->stats.fwd_read_rdma += 1;
 	r->stats.fwd_rdma_bytes += n;
-	return true;
 }
 
 /* The message cannot go: say exactly why. */
@@ -193,27 +196,25 @@ static void fwd_too_large(struct br_relay *r, struct br_item *it,
 			  : "only READ and WRITE have a channel");
 }
 
+/* A br_pdu_fn; arg: whether the message is too large to go inline. */
+static bool fwd_request_pdu(struct br_relay *r, struct br_item *it, size_t i,
+			    const struct br_pdu *pdu, void *arg)
+{
+	if (pdu->command == BR_SMB2_WRITE) {
+		fwd_write_pdu(r, it, i, pdu, *(const bool *)arg);
+	} else if (pdu->command == BR_SMB2_READ) {
+		fwd_read_pdu(r, it, i, pdu);
+	}
+	return !r->ended;
+}
+
 void fwd_from_client(struct br_relay *r, struct br_item *it)
 {
 	struct br_pdu pdus[BR_MAX_COMPOUND];
 	size_t count;
-	size_t i;
 	bool needed = it->orig_len > r->params->max_fragmented_send_size;
 
-	if (!split_message(r, it, pdus, &count)) {
-		talloc_free(it);
-		return;
-	}
-	for (i = 0; i < count && !r->ended; i++) {
-		if (pdus[i].command == BR_SMB2_WRITE) {
-			fwd_write_pdu(r, it, i, &pdus[i], needed);
-		} else if (pdus[i].command == BR_SMB2_READ &&
-			   !fwd_read_pdu(r, it, i, &pdus[i])) {
-			break;
-		}
-	}
-	if (r->ended) {
-		talloc_free(it);
+	if (!each_pdu(r, it, pdus, &count, fwd_request_pdu, &needed)) {
 		return;
 	}
 	if (!it->rewritten) {
@@ -308,16 +309,11 @@ static bool fwd_read_response(struct br_relay *r, struct br_item *it,
 			      struct br_pending *p)
 {
 	struct br_read_rsp rsp;
-	const char *why = NULL;
 	uint8_t *data;
 	uint8_t *out;
 	size_t len;
 
-	if (!br_read_response_parse(it->pieces[i].data, it->pieces[i].length,
-				    &rsp, &why)) {
-		relay_end(r, "malformed READ response MessageId %" PRIu64
-			     " from the SMB-Direct server: %s",
-			  pdu->message_id, why);
+	if (!read_response(r, it, i, pdu->message_id, &rsp)) {
 		return false;
 	}
 	if (!rsp.has_data || rsp.data_length > 0) {
@@ -351,12 +347,14 @@ static bool fwd_read_response(struct br_relay *r, struct br_item *it,
 	return true;
 }
 
+/* A br_pdu_fn: the SMB-Direct server's response. */
 static bool fwd_response_pdu(struct br_relay *r, struct br_item *it, size_t i,
-			     const struct br_pdu *pdu)
+			     const struct br_pdu *pdu, void *arg)
 {
 	uint8_t *mutable_pdu = it->orig + pdu->offset;
 	struct br_pending *p;
 
+	(void)arg;
 	if (pdu->command == BR_SMB2_NEGOTIATE) {
 		fwd_negotiate(r, mutable_pdu, pdu->length);
 		return true;
@@ -388,20 +386,8 @@ void fwd_from_server(struct br_relay *r, struct br_item *it)
 {
 	struct br_pdu pdus[BR_MAX_COMPOUND];
 	size_t count;
-	size_t i;
 
-	if (!split_message(r, it, pdus, &count)) {
-		talloc_free(it);
-		return;
+	if (each_pdu(r, it, pdus, &count, fwd_response_pdu, NULL)) {
+		enqueue_handled(r, it);
 	}
-	for (i = 0; i < count; i++) {
-		if (!fwd_response_pdu(r, it, i, &pdus[i])) {
-			talloc_free(it);
-			return;
-		}
-	}
-	if (!it->rewritten) {
-		TALLOC_FREE(it->pieces);
-	}
-	enqueue(r, it);
 }

@@ -605,8 +605,8 @@ static bool opaque_allowed(struct br_relay *r, enum br_msg_kind kind)
 }
 
 /* Split an SMB2 message into an item's pieces; false ends the relay. */
-bool split_message(struct br_relay *r, struct br_item *it,
-		   struct br_pdu *pdus, size_t *count)
+static bool split_message(struct br_relay *r, struct br_item *it,
+			  struct br_pdu *pdus, size_t *count)
 {
 	const char *why = NULL;
 
@@ -626,6 +626,48 @@ bool split_message(struct br_relay *r, struct br_item *it,
 		return false;
 	}
 	return true;
+}
+
+bool each_pdu(struct br_relay *r, struct br_item *it, struct br_pdu *pdus,
+	      size_t *count, br_pdu_fn fn, void *arg)
+{
+	size_t i;
+
+	if (!split_message(r, it, pdus, count)) {
+		talloc_free(it);
+		return false;
+	}
+	for (i = 0; i < *count; i++) {
+		if (!fn(r, it, i, &pdus[i], arg)) {
+			talloc_free(it);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool read_response(struct br_relay *r, struct br_item *it, size_t i,
+		   uint64_t mid, struct br_read_rsp *rsp)
+{
+	const char *why = NULL;
+
+	if (!br_read_response_parse(it->pieces[i].data, it->pieces[i].length,
+				    rsp, &why)) {
+		relay_end(r, "malformed READ response MessageId %" PRIu64
+			     " from the %s server: %s",
+			  mid, r->cfg->mode == BR_FORWARD ? "SMB-Direct" : "TCP",
+			  why);
+		return false;
+	}
+	return true;
+}
+
+void enqueue_handled(struct br_relay *r, struct br_item *it)
+{
+	if (!it->rewritten) {
+		TALLOC_FREE(it->pieces);
+	}
+	enqueue(r, it);
 }
 
 /* --- input ----------------------------------------------------------------------- */

@@ -141,9 +141,24 @@ struct br_pending *pending_add(struct br_relay *r, uint64_t mid,
 /** Forget one: revoke its exposure, give back its buffer. */
 void pending_remove(struct br_relay *r, struct br_pending *p);
 
-/** Split an SMB2 message into an item's pieces; false ends the relay. */
-bool split_message(struct br_relay *r, struct br_item *it,
-		   struct br_pdu *pdus, size_t *count);
+/** A direction's handling of PDU @p i of a message; false if the relay
+ *  ended. */
+typedef bool (*br_pdu_fn)(struct br_relay *r, struct br_item *it, size_t i,
+			  const struct br_pdu *pdu, void *arg);
+/**
+ * Split an SMB2 message into the item's pieces (@p pdus, @p count) and
+ * hand each PDU to @p fn with @p arg. False if the split failed or @p fn
+ * returned false: the relay has ended and the item is freed.
+ */
+bool each_pdu(struct br_relay *r, struct br_item *it, struct br_pdu *pdus,
+	      size_t *count, br_pdu_fn fn, void *arg);
+/** Parse the server's READ response in piece @p i; false (the relay
+ *  ended) if it is malformed. */
+bool read_response(struct br_relay *r, struct br_item *it, size_t i,
+		   uint64_t mid, struct br_read_rsp *rsp);
+/** Queue a message its direction has handled: as it arrived unless a
+ *  piece was rewritten. */
+void enqueue_handled(struct br_relay *r, struct br_item *it);
 /** Build what goes out; false if it cannot. */
 bool item_finish(struct br_item *it);
 /** One RDMA operation the item waited for has finished. */

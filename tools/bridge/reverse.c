@@ -223,12 +223,17 @@ static bool rev_write_request(struct br_relay *r, struct br_item *it,
 	return true;
 }
 
+/* A br_pdu_fn; arg: room for max_descs descriptors. */
 static bool rev_request_pdu(struct br_relay *r, struct br_item *it, size_t i,
-			    struct smbdirect_buffer_descriptor *descs)
+			    const struct br_pdu *pdu, void *arg)
 {
+	struct smbdirect_buffer_descriptor *descs = arg;
 	struct br_rdma_io io;
 	char why[200];
-	enum br_verdict v = br_rdma_request_parse(
+	enum br_verdict v;
+
+	(void)pdu;
+	v = br_rdma_request_parse(
 		it->pieces[i].data, it->pieces[i].length, r->cfg->max_descs,
 		r->params->max_read_write_size, &io, descs, why, sizeof(why));
 
@@ -259,7 +264,6 @@ void rev_from_client(struct br_relay *r, struct br_item *it)
 	struct br_pdu pdus[BR_MAX_COMPOUND];
 	struct smbdirect_buffer_descriptor *descs;
 	size_t count;
-	size_t i;
 
 	descs = talloc_array(it, struct smbdirect_buffer_descriptor,
 			     r->cfg->max_descs);
@@ -268,36 +272,27 @@ void rev_from_client(struct br_relay *r, struct br_item *it)
 		relay_end(r, "out of memory");
 		return;
 	}
-	if (!split_message(r, it, pdus, &count)) {
-		talloc_free(it);
+	if (!each_pdu(r, it, pdus, &count, rev_request_pdu, descs)) {
 		return;
 	}
-	for (i = 0; i < count; i++) {
-		if (!rev_request_pdu(r, it, i, descs)) {
-			talloc_free(it);
-			return;
-		}
-	}
 	talloc_free(descs);
-	if (!it->rewritten) {
-		TALLOC_FREE(it->pieces);
-	}
-	enqueue(r, it);
+	enqueue_handled(r, it);
 	start_deferred(r);
 }
 
 /* --- reverse mode: server responses over TCP -------------------------------- */
 
+/* A br_pdu_fn: a response to an RDMA-channel request of the client's. */
 static bool rev_rdma_response(struct br_relay *r, struct br_item *it,
-			      size_t i, const struct br_pdu *pdu)
+			      size_t i, const struct br_pdu *pdu, void *arg)
 {
 	struct br_pending *p = pending_find(r, pdu->message_id);
 	struct br_read_rsp rsp;
-	const char *why = NULL;
 	struct br_job *job;
 	uint8_t *out;
 	size_t len;
 
+	(void)arg;
 	if (p == NULL || pdu->command != p->command) {
 		return true;
 	}
@@ -316,11 +311,7 @@ static bool rev_rdma_response(struct br_relay *r, struct br_item *it,
 		pending_remove(r, p);
 		return true;
 	}
-	if (!br_read_response_parse(it->pieces[i].data, it->pieces[i].length,
-				    &rsp, &why)) {
-		relay_end(r, "malformed READ response MessageId %" PRIu64
-			     " from the TCP server: %s",
-			  pdu->message_id, why);
+	if (!read_response(r, it, i, pdu->message_id, &rsp)) {
 		return false;
 	}
 	if (p->channel == SMB2_CHANNEL_RDMA_V1_INVALIDATE && !it->invalidate) {
@@ -380,21 +371,9 @@ void rev_from_server(struct br_relay *r, struct br_item *it)
 {
 	struct br_pdu pdus[BR_MAX_COMPOUND];
 	size_t count;
-	size_t i;
 
-	if (!split_message(r, it, pdus, &count)) {
-		talloc_free(it);
-		return;
+	if (each_pdu(r, it, pdus, &count, rev_rdma_response, NULL)) {
+		enqueue_handled(r, it);
+		start_deferred(r);
 	}
-	for (i = 0; i < count; i++) {
-		if (r->npending > 0 && !rev_rdma_response(r, it, i, &pdus[i])) {
-			talloc_free(it);
-			return;
-		}
-	}
-	if (!it->rewritten) {
-		TALLOC_FREE(it->pieces);
-	}
-	enqueue(r, it);
-	start_deferred(r);
 }

@@ -123,6 +123,7 @@ static bool decode_result(const uint8_t *p, size_t length, struct result *r)
 	return true;
 }
 
+/* A SETUP, checked: false with *why saying what is wrong. */
 static bool decode_setup(const uint8_t *data, size_t length, struct setup *su,
 			 const char **why)
 {
@@ -186,6 +187,7 @@ struct send_ctx {
 	sent_fn done;
 };
 
+/* A send completed: its context goes, and its `done` runs. */
 static void send_completed(struct tevent_req *req)
 {
 	struct send_ctx *sc = tevent_req_callback_data(req, struct send_ctx);

@@ -20,6 +20,8 @@
 
 #include "perf.h"
 
+/* The client: one connection, one test, a table row per size; the exit
+ * status (1 if any size failed). */
 static int run_client(void)
 {
 	struct tevent_context *ev = tevent_context_init(NULL);
@@ -144,6 +146,8 @@ static int session_run(struct session *s)
 	return ret;
 }
 
+/* The server: listen, then serve one client in process, or each client
+ * in a forked child (--fork) until killed; the exit status. */
 static int run_server(void)
 {
 	struct server srv;

@@ -15,6 +15,7 @@
 
 static void rdma_post(struct session *s);
 
+/* An RDMA operation completed: count it, then post more or report. */
 static void rdma_done(struct tevent_req *req)
 {
 	struct session *s = tevent_req_callback_data(req, struct session);
@@ -77,6 +78,7 @@ static void rdma_post(struct session *s)
 	}
 }
 
+/* The server's side of one size: buffers, then the first posts. */
 bool rdma_bw_server_start(struct session *s, const char **why)
 {
 	if (!server_rdma_buffers(s, why) ||

@@ -207,6 +207,7 @@ struct smbdirect_exposure *client_rdma_buffer(struct client *c,
 
 /* --- the server's connections ---------------------------------------------- */
 
+/* The connection is up: the server's handlers, and a line for the log. */
 static void session_accepted(struct tevent_req *req)
 {
 	struct session *s = tevent_req_callback_data(req, struct session);
@@ -258,6 +259,8 @@ struct session *session_start(TALLOC_CTX *ctx, struct tevent_context *ev,
 	return s;
 }
 
+/* A connection request: served in process (one client at a time) or,
+ * with --fork, in a child that main() serves once this returns. */
 static void on_request(struct smbdirect_listener *listener,
 		       struct smbdirect_conn_request *request, void *priv)
 {
@@ -290,6 +293,7 @@ static void on_request(struct smbdirect_listener *listener,
 	}
 }
 
+/* --fork: reap the children, noting the ones that failed. */
 static void on_sigchld(struct tevent_context *ev, struct tevent_signal *se,
 		       int signum, int count, void *siginfo, void *priv)
 {
@@ -347,6 +351,8 @@ bool perf_listen(struct server *srv)
 
 /* --- the client's connection ------------------------------------------------ */
 
+/* Connect to the server with the options' settings; false (with a note)
+ * if that fails. */
 bool perf_connect(struct client *c)
 {
 	struct smbdirect_settings settings;

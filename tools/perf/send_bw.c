@@ -34,6 +34,8 @@ static void stream_sent(struct endpoint *ep, int error)
 	}
 }
 
+/* The client's side of one size: stream -n messages, tx depth at once;
+ * the figures are the sender's. */
 bool send_bw_client_run(struct client *c, struct result *r)
 {
 	bool done = false;
@@ -74,6 +76,7 @@ bool send_bw_client_run(struct client *c, struct result *r)
 	return true;
 }
 
+/* The server's side of one size: the peak window, then READY. */
 bool send_bw_server_start(struct session *s, const char **why)
 {
 	if (!peak_init(s->test_ctx, &s->peak, s->su.iters, s->su.depth,

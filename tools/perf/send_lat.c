@@ -10,6 +10,7 @@
  */
 #include "perf.h"
 
+/* A message's send completed (its echo drives the next one). */
 static void lat_sent(struct endpoint *ep, int error)
 {
 	client_data_done((struct client *)ep, error);
@@ -44,6 +45,8 @@ static void lat_echo(struct client *c, size_t length)
 	}
 }
 
+/* The client's side of one size: the warm-up and -n measured exchanges,
+ * then the latency figures of the measured ones. */
 static bool lat_client_run(struct client *c, struct result *r)
 {
 	uint64_t measured = c->su.iters;
@@ -75,6 +78,7 @@ static bool lat_client_run(struct client *c, struct result *r)
 	return true;
 }
 
+/* The server's side of one size: an echo buffer, then READY. */
 static bool lat_server_start(struct session *s, const char **why)
 {
 	s->payload = talloc_zero_size(s->test_ctx, s->su.size);

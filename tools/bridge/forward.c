@@ -25,6 +25,8 @@ static uint32_t fwd_channel(const struct br_relay *r)
 				    : SMB2_CHANNEL_RDMA_V1;
 }
 
+/* Whether n bytes of data go over our RDMA channel: where the dialect
+ * has one, and if they must (needed) or --rdma-threshold asks. */
 static bool fwd_wants_rdma(const struct br_relay *r, uint32_t n, bool needed)
 {
 	if (r->dialect < 0x0300 || r->dialect == 0x02FF || n == 0 ||
@@ -240,6 +242,8 @@ static uint32_t round_down_4k(uint64_t v)
 	return (uint32_t)(v & ~(uint64_t)4095);
 }
 
+/* The server's NEGOTIATE response: note the dialect, and below 3.1.1
+ * lower its sizes to what fits SMB-Direct (unless --no-clamp). */
 static void fwd_negotiate(struct br_relay *r, uint8_t *pdu, size_t len)
 {
 	const struct smbdirect_params *p = r->params;
@@ -293,6 +297,7 @@ static void fwd_negotiate(struct br_relay *r, uint8_t *pdu, size_t len)
 	}
 }
 
+/* SMBDIRECT_BRIDGE_CORRUPT: flip a byte of an inline READ response. */
 static void corrupt_inline(struct br_relay *r, uint8_t *pdu, size_t len)
 {
 	struct br_read_rsp rsp;
@@ -304,6 +309,8 @@ static void corrupt_inline(struct br_relay *r, uint8_t *pdu, size_t len)
 	}
 }
 
+/* The response to a READ we moved to RDMA: the data is in our buffer;
+ * give it to the client inline. */
 static bool fwd_read_response(struct br_relay *r, struct br_item *it,
 			      size_t i, const struct br_pdu *pdu,
 			      struct br_pending *p)

@@ -482,6 +482,7 @@ static void sd_sent(struct tevent_req *req)
 	}
 }
 
+/* Send the items at the head of the SMB-Direct queue that are ready. */
 static void pump_sd(struct br_relay *r)
 {
 	while (!r->ended && !r->sd_gone && r->to_sd.head != NULL &&
@@ -514,6 +515,8 @@ static void pump_sd(struct br_relay *r)
 
 /* --- TCP output --------------------------------------------------------------- */
 
+/* Write what the TCP socket takes of the head item (header and
+ * message); true once it is all written. */
 static bool tcp_write_head(struct br_relay *r)
 {
 	struct br_item *it = r->to_tcp.head;
@@ -564,6 +567,8 @@ static void tcp_flush(struct br_relay *r)
 	}
 }
 
+/* Read from TCP unless draining, at EOF or past max_queue; wait for
+ * writability while a ready item is queued for TCP. */
 static void update_fd(struct br_relay *r)
 {
 	uint16_t flags = 0;
@@ -672,6 +677,8 @@ void enqueue_handled(struct br_relay *r, struct br_item *it)
 
 /* --- input ----------------------------------------------------------------------- */
 
+/* A whole message from either side: to the direction's code, or passed
+ * on unchanged if it is not SMB2 (and that is allowed). */
 static void message_in(struct br_relay *r, uint8_t *msg, size_t len,
 		       bool from_tcp)
 {
@@ -812,6 +819,7 @@ static void frame_complete(struct br_relay *r)
 	message_in(r, frame, len, true);
 }
 
+/* Read Direct TCP frames, a bounded number of reads per wake-up. */
 static void tcp_read(struct br_relay *r)
 {
 	int k;

@@ -36,6 +36,8 @@ static void start_deferred(struct br_relay *r);
 
 /* --- RDMA jobs (reverse mode) ------------------------------------------------ */
 
+/* An RDMA job finished: a WRITE's data read becomes the inline WRITE;
+ * the item goes out once none of its jobs is left. */
 static void job_done(struct tevent_req *req)
 {
 	struct br_job *job = tevent_req_callback_data(req, struct br_job);
@@ -86,6 +88,7 @@ static void job_done(struct tevent_req *req)
 	start_deferred(r);
 }
 
+/* Stage memory for a job and post its RDMA read or write. */
 static bool job_start(struct br_relay *r, struct br_job *job)
 {
 	struct tevent_req *req;
@@ -132,6 +135,7 @@ static void start_deferred(struct br_relay *r)
 	}
 }
 
+/* An item waits for this job, which starts in arrival order. */
 static void job_submit(struct br_relay *r, struct br_job *job)
 {
 	job->item->waiting += 1;
@@ -156,6 +160,8 @@ static void log_refusal(struct br_relay *r, const struct br_rdma_io *io,
 		  why);
 }
 
+/* A READ with an RDMA channel: remember the client's buffers for the
+ * response and send the server a plain READ. */
 static bool rev_read_request(struct br_relay *r, struct br_item *it,
 			     size_t i, const struct br_rdma_io *io,
 			     const struct smbdirect_buffer_descriptor *descs)
@@ -181,6 +187,8 @@ static bool rev_read_request(struct br_relay *r, struct br_item *it,
 	return true;
 }
 
+/* A WRITE with an RDMA channel: a job reads the data from the client's
+ * buffers before the WRITE goes to the server, inline. */
 static bool rev_write_request(struct br_relay *r, struct br_item *it,
 			      size_t i, const struct br_rdma_io *io,
 			      const struct smbdirect_buffer_descriptor *descs)

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Install libsmbdirect into a staging prefix and build a small program
 # against it through pkg-config: checks the install target, the versioned
-# soname, smbdirect.pc and that the public headers stand alone.
+# soname, smbdirect.pc, that the public headers stand alone, and that the
+# programs installed are the tools and nothing else (the benchmarks are
+# test code, test/bench).
 # Usage: bash buildtools/check-install.sh WORKDIR
 set -euo pipefail
 
@@ -15,6 +17,10 @@ cmake -S "$here" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DBUILD_TESTING=OFF -DCMAKE_INSTALL_PREFIX="$prefix" >"$work/configure.log"
 cmake --build "$work/build" -j"$(nproc)" >"$work/build.log"
 cmake --install "$work/build" >"$work/install.log"
+
+programs="$(find "$prefix/bin" -mindepth 1 -printf '%f\n' | sort | tr '\n' ' ')"
+[ "$programs" = "smbdirect-bridge smbdirect-perf " ] ||
+	{ echo "unexpected programs in bin/: $programs"; exit 1; }
 
 libdir="$(dirname "$(find "$prefix" -name smbdirect.pc | head -1)")/.."
 export PKG_CONFIG_PATH="$libdir/pkgconfig"

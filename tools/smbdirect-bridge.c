@@ -10,15 +10,15 @@
  *
  * One process per connection: the parent only listens (a TCP socket, or
  * an rdma_cm id with no QP) and forks; each child owns its socket and its
- * RDMA resources (docs/architecture.md, "Fork-per-connection"). The relay
- * itself is in tools/bridge/relay.c, the SMB2 rewriting in
- * tools/bridge/smb2.c.
+ * RDMA resources (docs/architecture.md, "Fork-per-connection"). This file
+ * is the options, the listener and one connection's set-up; the relay is
+ * in tools/bridge/ (relay.c, with one file per direction: forward.c and
+ * reverse.c), the SMB2 rewriting in tools/bridge/smb2.c.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,7 +30,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -38,6 +37,7 @@
 #include <tevent.h>
 
 #include "bridge/relay.h"
+#include "common/addr.h"
 #include "smbdirect.h"
 #include "smbdirect_rdma.h"
 
@@ -76,56 +76,6 @@ struct parent {
 	struct tevent_signal *signals[4];
 };
 
-/* --- addresses ----------------------------------------------------------------- */
-
-static bool resolve(const char *host, uint16_t port, bool passive,
-		    struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct addrinfo hints;
-	struct addrinfo *res = NULL;
-	char service[16];
-	int ret;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = passive ? AI_PASSIVE : 0;
-	snprintf(service, sizeof(service), "%u", port);
-	ret = getaddrinfo(host, service, &hints, &res);
-	if (ret != 0) {
-		br_log("%s: %s", host != NULL ? host : "(any)",
-		       gai_strerror(ret));
-		return false;
-	}
-	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return true;
-}
-
-static void addr_string(const struct sockaddr *sa, char *buf, size_t size)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-	unsigned int port = 0;
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		port = ntohs(in->sin_port);
-		snprintf(buf, size, "%s:%u", host, port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		port = ntohs(in6->sin6_port);
-		snprintf(buf, size, "[%s]:%u", host, port);
-	} else {
-		snprintf(buf, size, "?");
-	}
-}
-
 static void tune_socket(int fd)
 {
 	int one = 1;
@@ -146,7 +96,8 @@ static int tcp_connect(const struct options *opt, char *peer, size_t size)
 	struct timeval tv = {.tv_sec = CONNECT_TIMEOUT_MS / 1000};
 	int fd;
 
-	if (!resolve(opt->connect_addr, opt->connect_port, false, &ss, &len)) {
+	if (!addr_resolve(opt->connect_addr, opt->connect_port, false, &ss, &len,
+			  br_log)) {
 		return -1;
 	}
 	addr_string((struct sockaddr *)&ss, peer, size);
@@ -255,7 +206,8 @@ static int forward_connection(struct tevent_context *ev,
 	char name[160];
 	int ret;
 
-	if (!resolve(opt->connect_addr, opt->connect_port, false, &ss, &len)) {
+	if (!addr_resolve(opt->connect_addr, opt->connect_port, false, &ss, &len,
+			  br_log)) {
 		close(fd);
 		return 1;
 	}
@@ -518,7 +470,8 @@ static int tcp_listen(const struct options *opt)
 	int one = 1;
 	int fd;
 
-	if (!resolve(opt->listen_addr, opt->listen_port, true, &ss, &len)) {
+	if (!addr_resolve(opt->listen_addr, opt->listen_port, true, &ss, &len,
+			  br_log)) {
 		return -1;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -563,7 +516,8 @@ static bool start_listener(struct parent *p, int *listen_fd)
 				 : " (a process per connection)");
 		return true;
 	}
-	if (!resolve(opt->listen_addr, opt->listen_port, true, &ss, &len)) {
+	if (!addr_resolve(opt->listen_addr, opt->listen_port, true, &ss, &len,
+			  br_log)) {
 		return false;
 	}
 	ret = smbdirect_listen(p->ev, p->ev, (struct sockaddr *)&ss, 64,

@@ -24,7 +24,7 @@
 #                   anything unattributed
 #
 # Usage: test/bench/engine-callgrind.sh BUILD_DIR [-- BENCH_OPTIONS...]
-#   BUILD_DIR        a build tree holding tools/smbdirect-engine-bench
+#   BUILD_DIR        a build tree holding test/bench/smbdirect-engine-bench
 #   BENCH_OPTIONS    passed on, e.g. --no-verify or -n 1000
 # Environment:
 #   SIZES   sizes to run (default "64 1024 8192 65536 1048576")
@@ -44,7 +44,7 @@ if [ $# -gt 0 ]; then
 	[ "$1" = "--" ] || usage
 	shift
 fi
-bench="$build/tools/smbdirect-engine-bench"
+bench="$build/test/bench/smbdirect-engine-bench"
 if [ ! -x "$bench" ]; then
 	echo "$0: $bench not found; build the smbdirect-engine-bench target" >&2
 	exit 1

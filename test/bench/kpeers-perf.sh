@@ -297,8 +297,8 @@ done
 # ends it. OUT/callgrind.txt is callgrind_annotate's output and
 # OUT/profile.md the instructions per MiB moved by part: copying
 # (memcpy/memmove), the library (lib/*.c), the bridge's relay
-# (tools/bridge), verbs (libibverbs, librdmacm, the rxe provider),
-# talloc/tevent, the rest of libc, the rest.
+# (tools/bridge, with tools/common), verbs (libibverbs, librdmacm, the rxe
+# provider), talloc/tevent, the rest of libc, the rest.
 profile_bridge() {
 	local mb="${PROFILE_MB:-16}" cglog="$out/logs/callgrind-bridge.log" cg="$out/callgrind.out" pid mp=/mnt/bench-profile w r
 	[ -n "$rev_pid" ] || { log "profile: no bridge rows ran"; return 1; }
@@ -320,7 +320,7 @@ profile_bridge() {
 			n = $1; gsub(",", "", n); line = $0
 			if (line ~ /memcpy|memmove/) part = "copying (memcpy/memmove)"
 			else if (line ~ /\/lib\/[a-z_]+\.c:/ && line ~ /smbdirect-bridge\]/) part = "libsmbdirect (lib/*.c)"
-			else if (line ~ /tools\/(bridge\/|smbdirect-bridge)/) part = "the relay (tools/bridge)"
+			else if (line ~ /tools\/(bridge\/|common\/|smbdirect-bridge)/) part = "the relay (tools/bridge)"
 			else if (line ~ /libibverbs|librdmacm|librxe|rdmav/) part = "verbs (libibverbs, librdmacm, rxe provider)"
 			else if (line ~ /libtalloc|libtevent/) part = "talloc, tevent"
 			else if (line ~ /libc[.-]/) part = "libc (other)"

@@ -5,8 +5,9 @@
 # It builds nothing; progress goes to stderr.
 #
 # Usage: test/bench/run-engine-bench.sh BUILD_DIR [-- BENCH_OPTIONS...]
-#   BUILD_DIR        a build tree holding tools/smbdirect-engine-bench
-#                    (cmake --build BUILD_DIR --target smbdirect-engine-bench)
+#   BUILD_DIR        a build tree holding test/bench/smbdirect-engine-bench
+#                    (cmake --build BUILD_DIR --target smbdirect-engine-bench,
+#                    in a tree configured with BUILD_TESTING on, the default)
 #   BENCH_OPTIONS    passed to every timed run, e.g. --no-verify
 # Environment:
 #   RUNS            timed runs (default 5; the report shows medians)
@@ -26,7 +27,7 @@ if [ $# -gt 0 ]; then
 	shift
 fi
 here="$(cd "$(dirname "$0")" && pwd)"
-bench="$build/tools/smbdirect-engine-bench"
+bench="$build/test/bench/smbdirect-engine-bench"
 runs="${RUNS:-5}"
 if [ ! -x "$bench" ]; then
 	echo "$0: $bench not found; build the smbdirect-engine-bench target" >&2

@@ -1,5 +1,10 @@
 /*
- * smbdirect-bridge: one relayed connection (see relay.h).
+ * smbdirect-bridge: one relayed connection (see relay.h), what both
+ * directions share: the two queues and their items, the TCP side
+ * (Direct TCP framing), the SMB-Direct side, registered staging memory,
+ * the table of pending RDMA-channel I/O, the counters and the end of a
+ * relay. Each SMB2 message goes to forward.c or reverse.c, by mode and
+ * side, to be rewritten (relay_internal.h).
  *
  * Copyright (C) 2026 The libsmbdirect authors
  * SPDX-License-Identifier: LGPL-3.0-or-later
@@ -27,21 +32,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "relay.h"
-#include "smb2.h"
-
-/* Memory written by RDMA (the device, or rxe in the kernel) is invisible
- * to memcheck, which would call it uninitialised: say it is defined once
- * the transfer is known to be complete. */
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define RDMA_PLACED(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
-#endif
-#endif
-#ifndef RDMA_PLACED
-#define RDMA_PLACED(p, n) ((void)(p), (void)(n))
-#endif
+#include "relay_internal.h"
 
 #define POOL_MAX_FREE 8
 #define POOL_MIN_SIZE (64u * 1024)
@@ -60,117 +51,9 @@ void br_log(const char *fmt, ...)
 	fflush(stderr);
 }
 
-/* --- objects ---------------------------------------------------------------- */
-
-struct br_pbuf {
-	struct br_pbuf *next;
-	struct smbdirect_buffer *buf;
-	size_t size;
-};
-
-struct br_item;
-
-/* One RDMA operation an item waits for. */
-struct br_job {
-	struct br_job *next;          /* deferred list */
-	struct br_item *item;
-	size_t piece;                 /* reverse WRITE: the piece it fills */
-	bool rdma_read;               /* read the client's data (WRITE) */
-	const uint8_t *pdu;           /* reverse WRITE: the request */
-	size_t pdu_len;
-	const uint8_t *data;          /* reverse READ: the data to write */
-	uint32_t length;
-	uint64_t message_id;
-	struct smbdirect_buffer_descriptor *descs;
-	size_t count;
-	struct br_pbuf *buf;
-};
-
-struct br_item {
-	struct br_item *next;
-	struct br_relay *relay;
-	bool to_tcp;
-	uint8_t *orig;                /* the message as it arrived */
-	size_t orig_len;
-	struct br_piece *pieces;      /* NULL: the message goes unchanged */
-	size_t npieces;
-	unsigned int waiting;         /* jobs not finished */
-	bool rewritten;               /* a piece no longer points into orig */
-	bool ready;
-	uint8_t hdr[BR_TCP_HDR];
-	const uint8_t *data;          /* what goes out */
-	size_t len;
-	size_t sent;                  /* to TCP, including the header */
-	bool invalidate;
-	uint32_t rkey;
-};
-
-/* An RDMA-channel I/O the bridge remembers until its response. */
-struct br_pending {
-	struct br_pending *next;
-	uint64_t message_id;
-	uint16_t command;
-	uint32_t channel;
-	/* reverse READ: the client's buffers */
-	struct smbdirect_buffer_descriptor *descs;
-	size_t count;
-	uint64_t total;
-	/* reverse WRITE with RDMA_V1_INVALIDATE: the token its response
-	 * invalidates */
-	uint32_t invalidate_token;
-	/* forward: our exposed buffer */
-	struct br_pbuf *buf;
-	struct smbdirect_exposure *exposure;
-	uint32_t capacity;
-};
-
-struct queue {
-	struct br_item *head;
-	struct br_item *tail;
-	uint64_t bytes;
-};
-
-struct br_relay {
-	const struct br_config *cfg;
-	struct tevent_context *ev;
-	struct smbdirect_conn *conn;
-	const struct smbdirect_params *params;
-	char *name;
-	int fd;
-	struct tevent_fd *fde;
-	bool ended;
-	bool tcp_eof;
-	bool sd_gone;
-	char *drain_reason;
-	struct tevent_timer *drain_timer;
-	/* TCP input */
-	uint8_t in_hdr[BR_TCP_HDR];
-	size_t in_hdr_got;
-	uint8_t *in_frame;
-	uint32_t in_len;
-	size_t in_got;
-	/* queues */
-	struct queue to_tcp;
-	struct queue to_sd;
-	unsigned int sd_in_flight;
-	/* RDMA */
-	struct br_pending *pending;
-	size_t npending;
-	struct br_pbuf *pool;
-	size_t pool_free;
-	uint64_t rdma_mem;
-	struct br_job *deferred;
-	struct br_job *deferred_tail;
-	uint16_t dialect;
-	struct br_stats stats;
-};
-
-static void relay_end(struct br_relay *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 static void update_fd(struct br_relay *r);
 static void pump_sd(struct br_relay *r);
 static void check_drained(struct br_relay *r);
-static void start_deferred(struct br_relay *r);
 
 /* --- ending ------------------------------------------------------------------ */
 
@@ -207,7 +90,7 @@ void br_relay_log_stats(const struct br_relay *r, const char *when)
 	       cs.engine.keepalives_sent, cs.engine.credit_stalls);
 }
 
-static void relay_end(struct br_relay *r, const char *fmt, ...)
+void relay_end(struct br_relay *r, const char *fmt, ...)
 {
 	char reason[600];
 	va_list ap;
@@ -308,7 +191,7 @@ static size_t pool_class(size_t n)
 	return size;
 }
 
-static struct br_pbuf *pool_get(struct br_relay *r, size_t n)
+struct br_pbuf *pool_get(struct br_relay *r, size_t n)
 {
 	size_t size = pool_class(n);
 	struct br_pbuf **pp;
@@ -339,7 +222,7 @@ static struct br_pbuf *pool_get(struct br_relay *r, size_t n)
 	return b;
 }
 
-static void pool_put(struct br_relay *r, struct br_pbuf *b)
+void pool_put(struct br_relay *r, struct br_pbuf *b)
 {
 	if (b == NULL) {
 		return;
@@ -356,7 +239,7 @@ static void pool_put(struct br_relay *r, struct br_pbuf *b)
 
 /* Room for @p n more bytes of staging memory (cached buffers count; the
  * cache is dropped first). */
-static bool pool_room(struct br_relay *r, size_t n)
+bool pool_room(struct br_relay *r, size_t n)
 {
 	size_t size = pool_class(n);
 	struct br_pbuf *b;
@@ -378,7 +261,7 @@ static bool pool_room(struct br_relay *r, size_t n)
 
 /* --- pending RDMA I/O --------------------------------------------------------- */
 
-static struct br_pending *pending_find(struct br_relay *r, uint64_t mid)
+struct br_pending *pending_find(struct br_relay *r, uint64_t mid)
 {
 	struct br_pending *p;
 
@@ -390,7 +273,7 @@ static struct br_pending *pending_find(struct br_relay *r, uint64_t mid)
 	return NULL;
 }
 
-static void pending_remove(struct br_relay *r, struct br_pending *p)
+void pending_remove(struct br_relay *r, struct br_pending *p)
 {
 	struct br_pending **pp;
 
@@ -408,8 +291,8 @@ static void pending_remove(struct br_relay *r, struct br_pending *p)
 	talloc_free(p);
 }
 
-static struct br_pending *pending_add(struct br_relay *r, uint64_t mid,
-				      uint16_t command)
+struct br_pending *pending_add(struct br_relay *r, uint64_t mid,
+			       uint16_t command)
 {
 	struct br_pending *p;
 
@@ -500,7 +383,7 @@ static bool item_split(struct br_item *it, const struct br_pdu *pdus,
 }
 
 /* Build what goes out once no job is left. */
-static bool item_finish(struct br_item *it)
+bool item_finish(struct br_item *it)
 {
 	if (it->pieces == NULL) {
 		it->data = it->orig;
@@ -531,7 +414,7 @@ static bool item_finish(struct br_item *it)
 	return true;
 }
 
-static void item_job_done(struct br_item *it)
+void item_job_done(struct br_item *it)
 {
 	struct br_relay *r = it->relay;
 
@@ -550,7 +433,7 @@ static void item_job_done(struct br_item *it)
 	}
 }
 
-static void enqueue(struct br_relay *r, struct br_item *it)
+void enqueue(struct br_relay *r, struct br_item *it)
 {
 	struct queue *q = it->to_tcp ? &r->to_tcp : &r->to_sd;
 
@@ -599,6 +482,7 @@ static void sd_sent(struct tevent_req *req)
 	}
 }
 
+/* Send the items at the head of the SMB-Direct queue that are ready. */
 static void pump_sd(struct br_relay *r)
 {
 	while (!r->ended && !r->sd_gone && r->to_sd.head != NULL &&
@@ -631,6 +515,8 @@ static void pump_sd(struct br_relay *r)
 
 /* --- TCP output --------------------------------------------------------------- */
 
+/* Write what the TCP socket takes of the head item (header and
+ * message); true once it is all written. */
 static bool tcp_write_head(struct br_relay *r)
 {
 	struct br_item *it = r->to_tcp.head;
@@ -681,6 +567,8 @@ static void tcp_flush(struct br_relay *r)
 	}
 }
 
+/* Read from TCP unless draining, at EOF or past max_queue; wait for
+ * writability while a ready item is queued for TCP. */
 static void update_fd(struct br_relay *r)
 {
 	uint16_t flags = 0;
@@ -698,225 +586,7 @@ static void update_fd(struct br_relay *r)
 	tevent_fd_set_flags(r->fde, flags);
 }
 
-/* --- RDMA jobs (reverse mode) ------------------------------------------------ */
-
-static void job_done(struct tevent_req *req)
-{
-	struct br_job *job = tevent_req_callback_data(req, struct br_job);
-	struct br_item *it = job->item;
-	struct br_relay *r = it->relay;
-	int ret = smbdirect_rdma_recv(req);
-
-	talloc_free(req);
-	if (ret != 0 && r->sd_gone && r->drain_reason != NULL) {
-		relay_end(r, "%s", r->drain_reason);
-		return;
-	}
-	if (ret != 0) {
-		relay_end(r, "RDMA %s of the client's buffers for %s MessageId "
-			     "%" PRIu64 " (%u bytes) failed: %s",
-			  job->rdma_read ? "read" : "write",
-			  job->rdma_read ? "WRITE" : "READ", job->message_id,
-			  job->length, strerror(ret));
-		return;
-	}
-	if (job->rdma_read) {
-		uint8_t *data = smbdirect_buffer_data(job->buf->buf);
-		size_t len;
-		uint8_t *pdu;
-
-		RDMA_PLACED(data, job->length);
-		if (r->cfg->corrupt) {
-			data[0] ^= 0x01;
-		}
-		pdu = br_write_make_inline(it, job->pdu, job->pdu_len, data,
-					   job->length, &len);
-		if (pdu == NULL) {
-			relay_end(r, "out of memory");
-			return;
-		}
-		it->pieces[job->piece].data = pdu;
-		it->pieces[job->piece].length = len;
-		r->stats.rdma_read_ops += 1;
-		r->stats.rdma_read_bytes += job->length;
-	} else {
-		r->stats.rdma_write_ops += 1;
-		r->stats.rdma_write_bytes += job->length;
-	}
-	pool_put(r, job->buf);
-	job->buf = NULL;
-	talloc_free(job);
-	item_job_done(it);
-	start_deferred(r);
-}
-
-static bool job_start(struct br_relay *r, struct br_job *job)
-{
-	struct tevent_req *req;
-
-	job->buf = pool_get(r, job->length);
-	if (job->buf == NULL) {
-		relay_end(r, "no registered memory for %u bytes", job->length);
-		return false;
-	}
-	if (job->rdma_read) {
-		req = smbdirect_rdma_read_send(job, r->ev, r->conn,
-					       job->buf->buf, 0, job->length,
-					       job->descs, job->count);
-	} else {
-		memcpy(smbdirect_buffer_data(job->buf->buf), job->data,
-		       job->length);
-		req = smbdirect_rdma_write_send(job, r->ev, r->conn,
-						job->buf->buf, 0, job->length,
-						job->descs, job->count);
-	}
-	if (req == NULL) {
-		relay_end(r, "out of memory");
-		return false;
-	}
-	tevent_req_set_callback(req, job_done, job);
-	return true;
-}
-
-/* Start jobs in arrival order while staging memory allows. */
-static void start_deferred(struct br_relay *r)
-{
-	while (!r->ended && r->deferred != NULL &&
-	       pool_room(r, r->deferred->length)) {
-		struct br_job *job = r->deferred;
-
-		r->deferred = job->next;
-		if (r->deferred == NULL) {
-			r->deferred_tail = NULL;
-		}
-		job->next = NULL;
-		if (!job_start(r, job)) {
-			return;
-		}
-	}
-}
-
-static void job_submit(struct br_relay *r, struct br_job *job)
-{
-	job->item->waiting += 1;
-	if (r->deferred_tail == NULL) {
-		r->deferred = job;
-	} else {
-		r->deferred_tail->next = job;
-	}
-	r->deferred_tail = job;
-}
-
-/* --- reverse mode: client requests over SMB-Direct ---------------------------- */
-
-static void log_refusal(struct br_relay *r, const struct br_rdma_io *io,
-			enum br_verdict v, const char *why)
-{
-	r->stats.refused += 1;
-	relay_end(r, "%s %s MessageId %" PRIu64 " Channel %u from the "
-		     "SMB-Direct client: %s",
-		  v == BR_REFUSE ? "refusing" : "malformed",
-		  br_command_name(io->command), io->message_id, io->channel,
-		  why);
-}
-
-static bool rev_read_request(struct br_relay *r, struct br_item *it,
-			     size_t i, const struct br_rdma_io *io,
-			     const struct smbdirect_buffer_descriptor *descs)
-{
-	struct br_pending *p = pending_add(r, io->message_id, io->command);
-	uint8_t *pdu;
-
-	if (p == NULL) {
-		return false;
-	}
-	p->channel = io->channel;
-	p->count = io->count;
-	p->total = io->total;
-	p->descs = talloc_memdup(p, descs, io->count * sizeof(*descs));
-	pdu = talloc_memdup(it, it->pieces[i].data, it->pieces[i].length);
-	if (p->descs == NULL || pdu == NULL) {
-		relay_end(r, "out of memory");
-		return false;
-	}
-	br_read_make_plain(pdu, it->pieces[i].length);
-	it->pieces[i].data = pdu;
-	it->rewritten = true;
-	return true;
-}
-
-static bool rev_write_request(struct br_relay *r, struct br_item *it,
-			      size_t i, const struct br_rdma_io *io,
-			      const struct smbdirect_buffer_descriptor *descs)
-{
-	struct br_job *job = talloc_zero(it, struct br_job);
-
-	if (job == NULL) {
-		relay_end(r, "out of memory");
-		return false;
-	}
-	job->item = it;
-	job->piece = i;
-	job->rdma_read = true;
-	job->pdu = it->pieces[i].data;
-	job->pdu_len = it->pieces[i].length;
-	job->length = io->length;
-	job->message_id = io->message_id;
-	job->count = io->count;
-	job->descs = talloc_memdup(job, descs, io->count * sizeof(*descs));
-	if (job->descs == NULL) {
-		relay_end(r, "out of memory");
-		return false;
-	}
-	if (io->channel == SMB2_CHANNEL_RDMA_V1_INVALIDATE) {
-		/* [MS-SMB2] 3.3.5.13 as 3.3.5.12: the response invalidates
-		 * the first descriptor's token. cifs.ko (3.0.2 and 3.1.1)
-		 * counts on it: it does not invalidate that memory itself
-		 * and re-registers it, which fails if it is still valid. */
-		struct br_pending *p = pending_add(r, io->message_id,
-						   io->command);
-
-		if (p == NULL) {
-			return false;
-		}
-		p->channel = io->channel;
-		p->invalidate_token = descs[0].token;
-	}
-	job_submit(r, job);
-	it->rewritten = true;
-	return true;
-}
-
-static bool rev_request_pdu(struct br_relay *r, struct br_item *it, size_t i,
-			    struct smbdirect_buffer_descriptor *descs)
-{
-	struct br_rdma_io io;
-	char why[200];
-	enum br_verdict v = br_rdma_request_parse(
-		it->pieces[i].data, it->pieces[i].length, r->cfg->max_descs,
-		r->params->max_read_write_size, &io, descs, why, sizeof(why));
-
-	switch (v) {
-	case BR_PASS:
-		return true;
-	case BR_REFUSE:
-	case BR_MALFORMED:
-		log_refusal(r, &io, v, why);
-		return false;
-	case BR_RDMA:
-		break;
-	}
-	if (r->cfg->verbose > 1) {
-		br_log("%s: %s MessageId %" PRIu64 ": %u bytes over RDMA "
-		       "(%zu descriptors, channel %u)",
-		       r->name, br_command_name(io.command), io.message_id,
-		       io.length, io.count, io.channel);
-	}
-	if (io.command == BR_SMB2_READ) {
-		return rev_read_request(r, it, i, &io, descs);
-	}
-	return rev_write_request(r, it, i, &io, descs);
-}
+/* --- SMB2 messages, for both directions ------------------------------- */
 
 static bool opaque_allowed(struct br_relay *r, enum br_msg_kind kind)
 {
@@ -963,535 +633,42 @@ static bool split_message(struct br_relay *r, struct br_item *it,
 	return true;
 }
 
-static void rev_from_client(struct br_relay *r, struct br_item *it)
+bool each_pdu(struct br_relay *r, struct br_item *it, struct br_pdu *pdus,
+	      size_t *count, br_pdu_fn fn, void *arg)
 {
-	struct br_pdu pdus[BR_MAX_COMPOUND];
-	struct smbdirect_buffer_descriptor *descs;
-	size_t count;
 	size_t i;
 
-	descs = talloc_array(it, struct smbdirect_buffer_descriptor,
-			     r->cfg->max_descs);
-	if (descs == NULL) {
+	if (!split_message(r, it, pdus, count)) {
 		talloc_free(it);
-		relay_end(r, "out of memory");
-		return;
+		return false;
 	}
-	if (!split_message(r, it, pdus, &count)) {
-		talloc_free(it);
-		return;
-	}
-	for (i = 0; i < count; i++) {
-		if (!rev_request_pdu(r, it, i, descs)) {
+	for (i = 0; i < *count; i++) {
+		if (!fn(r, it, i, &pdus[i], arg)) {
 			talloc_free(it);
-			return;
-		}
-	}
-	talloc_free(descs);
-	if (!it->rewritten) {
-		TALLOC_FREE(it->pieces);
-	}
-	enqueue(r, it);
-	start_deferred(r);
-}
-
-/* --- reverse mode: server responses over TCP -------------------------------- */
-
-static bool rev_rdma_response(struct br_relay *r, struct br_item *it,
-			      size_t i, const struct br_pdu *pdu)
-{
-	struct br_pending *p = pending_find(r, pdu->message_id);
-	struct br_read_rsp rsp;
-	const char *why = NULL;
-	struct br_job *job;
-	uint8_t *out;
-	size_t len;
-
-	if (p == NULL || pdu->command != p->command) {
-		return true;
-	}
-	/* [MS-SMB2] 3.3.4.2: an interim response; the final one follows. */
-	if ((pdu->flags & BR_FLAGS_ASYNC_COMMAND) != 0 &&
-	    pdu->status == BR_STATUS_PENDING) {
-		return true;
-	}
-	if (pdu->command == BR_SMB2_WRITE) {
-		/* Success or error, the response invalidates the client's
-		 * buffer (one rkey per message: the first one wins). */
-		if (!it->invalidate) {
-			it->invalidate = true;
-			it->rkey = p->invalidate_token;
-		}
-		pending_remove(r, p);
-		return true;
-	}
-	if (!br_read_response_parse(it->pieces[i].data, it->pieces[i].length,
-				    &rsp, &why)) {
-		relay_end(r, "malformed READ response MessageId %" PRIu64
-			     " from the TCP server: %s",
-			  pdu->message_id, why);
-		return false;
-	}
-	if (p->channel == SMB2_CHANNEL_RDMA_V1_INVALIDATE && !it->invalidate) {
-		/* One rkey per Send-with-Invalidate: the first READ of a
-		 * compound gets it; the client invalidates the others. */
-		it->invalidate = true;
-		it->rkey = p->descs[0].token;
-	}
-	if (!rsp.has_data) {
-		/* An error: the response goes as it is. */
-		pending_remove(r, p);
-		return true;
-	}
-	if ((pdu->flags & BR_FLAGS_SIGNED) != 0) {
-		relay_end(r, "the TCP server signed the response to READ "
-			     "MessageId %" PRIu64 ", which the bridge must "
-			     "rewrite for the RDMA channel",
-			  pdu->message_id);
-		return false;
-	}
-	if (rsp.data_length > p->total) {
-		relay_end(r, "the TCP server returned %u bytes for READ "
-			     "MessageId %" PRIu64 ", more than the %" PRIu64
-			     " bytes of the client's buffers",
-			  rsp.data_length, pdu->message_id, p->total);
-		return false;
-	}
-	out = br_read_response_make_rdma(it, it->pieces[i].data,
-					 rsp.data_length, &len);
-	if (out == NULL) {
-		relay_end(r, "out of memory");
-		return false;
-	}
-	if (rsp.data_length > 0) {
-		job = talloc_zero(it, struct br_job);
-		if (job == NULL) {
-			relay_end(r, "out of memory");
 			return false;
 		}
-		job->item = it;
-		job->data = it->pieces[i].data + rsp.data_offset;
-		job->length = rsp.data_length;
-		job->message_id = pdu->message_id;
-		job->count = p->count;
-		job->descs = talloc_steal(job, p->descs);
-		p->descs = NULL;
-		job_submit(r, job);
 	}
-	it->pieces[i].data = out;
-	it->pieces[i].length = len;
-	it->rewritten = true;
-	pending_remove(r, p);
 	return true;
 }
 
-static void rev_from_server(struct br_relay *r, struct br_item *it)
+bool read_response(struct br_relay *r, struct br_item *it, size_t i,
+		   uint64_t mid, struct br_read_rsp *rsp)
 {
-	struct br_pdu pdus[BR_MAX_COMPOUND];
-	size_t count;
-	size_t i;
-
-	if (!split_message(r, it, pdus, &count)) {
-		talloc_free(it);
-		return;
-	}
-	for (i = 0; i < count; i++) {
-		if (r->npending > 0 && !rev_rdma_response(r, it, i, &pdus[i])) {
-			talloc_free(it);
-			return;
-		}
-	}
-	if (!it->rewritten) {
-		TALLOC_FREE(it->pieces);
-	}
-	enqueue(r, it);
-	start_deferred(r);
-}
-
-/* --- forward mode: client requests over TCP ---------------------------------- */
-
-/* [MS-SMB2] 2.2.19/2.2.21: RDMA_V1_INVALIDATE exists from 3.0.2 on. */
-static uint32_t fwd_channel(const struct br_relay *r)
-{
-	return r->dialect >= 0x0302 ? SMB2_CHANNEL_RDMA_V1_INVALIDATE
-				    : SMB2_CHANNEL_RDMA_V1;
-}
-
-static bool fwd_wants_rdma(const struct br_relay *r, uint32_t n, bool needed)
-{
-	if (r->dialect < 0x0300 || r->dialect == 0x02FF || n == 0 ||
-	    n > r->params->max_read_write_size) {
-		/* [MS-SMB2] 2.2.19: Channel exists from 3.0 on. */
-		return false;
-	}
-	return needed ||
-	       (r->cfg->rdma_threshold > 0 && n >= r->cfg->rdma_threshold);
-}
-
-/* Register and expose @p n bytes for the server; a pending entry. */
-static struct br_pending *fwd_expose(struct br_relay *r, uint64_t mid,
-				     uint16_t command, uint32_t n,
-				     struct smbdirect_buffer_descriptor *desc)
-{
-	struct br_pending *p;
-	size_t count = 0;
-
-	/* Past a bound, the PDU goes inline; if it cannot, the size check
-	 * refuses it with the reason. */
-	if (r->npending >= r->cfg->max_pending || !pool_room(r, n)) {
-		return NULL;
-	}
-	p = pending_add(r, mid, command);
-	if (p == NULL) {
-		return NULL;
-	}
-	p->buf = pool_get(r, n);
-	if (p->buf != NULL) {
-		/* One descriptor: ksmbd accepts no more. */
-		p->exposure = smbdirect_expose(p, r->conn, p->buf->buf, 0, n,
-					       command == BR_SMB2_READ, desc,
-					       1, &count);
-	}
-	if (p->exposure == NULL || count != 1) {
-		br_log("%s: exposing %u bytes for %s MessageId %" PRIu64
-		       " failed (%s); sent inline",
-		       r->name, n, br_command_name(command), mid,
-		       strerror(errno));
-		pending_remove(r, p);
-		return NULL;
-	}
-	p->capacity = n;
-	p->channel = fwd_channel(r);
-	return p;
-}
-
-static void fwd_write_pdu(struct br_relay *r, struct br_item *it, size_t i,
-			  const struct br_pdu *pdu, bool needed)
-{
-	struct smbdirect_buffer_descriptor desc;
-	const uint8_t *data;
-	uint32_t n;
-	uint32_t channel;
-	struct br_pending *p;
-	uint8_t *out;
-	size_t len;
-
-	if (!br_write_inline_data(it->pieces[i].data, it->pieces[i].length,
-				  &data, &n, &channel) ||
-	    channel != SMB2_CHANNEL_NONE ||
-	    (pdu->flags & BR_FLAGS_SIGNED) != 0 ||
-	    !fwd_wants_rdma(r, n, needed)) {
-		return;
-	}
-	p = fwd_expose(r, pdu->message_id, BR_SMB2_WRITE, n, &desc);
-	if (p == NULL) {
-		return;
-	}
-	memcpy(smbdirect_buffer_data(p->buf->buf), data, n);
-	out = br_write_make_rdma(it, it->pieces[i].data, it->pieces[i].length,
-				 p->channel, &desc, 1, &len);
-	if (out == NULL) {
-		pending_remove(r, p);
-		return;
-	}
-	it->pieces[i].data = out;
-	it->pieces[i].length = len;
-	it->rewritten = true;
-	r->stats.fwd_write_rdma += 1;
-	r->stats.fwd_rdma_bytes += n;
-}
-
-static bool fwd_read_pdu(struct br_relay *r, struct br_item *it, size_t i,
-			 const struct br_pdu *pdu)
-{
-	struct smbdirect_buffer_descriptor desc;
-	uint32_t n;
-	uint32_t channel;
-	struct br_pending *p;
-	uint8_t *out;
-	size_t len;
-	bool needed;
-	bool is_signed = (pdu->flags & BR_FLAGS_SIGNED) != 0;
-
-	if (!br_read_request_length(it->pieces[i].data, it->pieces[i].length,
-				    &n, &channel) ||
-	    channel != SMB2_CHANNEL_NONE) {
-		return true;
-	}
-	/* The inline response would exceed what we reassemble. */
-	needed = (uint64_t)n + BR_READ_RSP_DATA_OFFSET >
-		 r->params->max_fragmented_receive_size;
-	if (needed && (is_signed || !fwd_wants_rdma(r, n, true))) {
-		r->stats.refused += 1;
-		relay_end(r, "refusing READ MessageId %" PRIu64 " of %u bytes "
-			     "from the TCP client%s: the response would exceed "
-			     "our MaxFragmentedSize %u and %s; see 'Sizes' in "
-			     "smbdirect-bridge(1)",
-			  pdu->message_id, n, is_signed ? " (signed)" : "",
-			  r->params->max_fragmented_receive_size,
-			  is_signed ? "a signed request cannot be rewritten"
-				    : "it cannot go over RDMA");
-		return false;
-	}
-	if (is_signed || !fwd_wants_rdma(r, n, needed)) {
-		return true;
-	}
-	p = fwd_expose(r, pdu->message_id, BR_SMB2_READ, n, &desc);
-	if (p == NULL) {
-		return !r->ended;
-	}
-	out = br_read_make_rdma(it, it->pieces[i].data, it->pieces[i].length,
-				p->channel, &desc, 1, &len);
-	if (out == NULL) {
-		pending_remove(r, p);
-		relay_end(r, "out of memory");
-		return false;
-	}
-	it->pieces[i].data = out;
-	it->pieces[i].length = len;
-	it->rewritten = true;
-	r->stats.fwd_read_rdma += 1;
-	r->stats.fwd_rdma_bytes += n;
-	return true;
-}
-
-/* The message cannot go: say exactly why. */
-static void fwd_too_large(struct br_relay *r, struct br_item *it,
-			  const struct br_pdu *pdus, size_t count)
-{
-	size_t i;
-	size_t big = 0;
-
-	for (i = 1; i < count; i++) {
-		if (pdus[i].length > pdus[big].length) {
-			big = i;
-		}
-	}
-	r->stats.refused += 1;
-	relay_end(r,
-		  "refusing a %zu-byte SMB2 message from the TCP client "
-		  "(%s MessageId %" PRIu64 "%s%s): larger than the SMB-Direct "
-		  "peer's MaxFragmentedSize %u, and its data cannot move to an "
-		  "RDMA channel (%s); see 'Sizes' in smbdirect-bridge(1)",
-		  it->len, br_command_name(pdus[big].command),
-		  pdus[big].message_id,
-		  (pdus[big].flags & BR_FLAGS_SIGNED) != 0 ? ", signed" : "",
-		  count > 1 ? ", in a compound" : "",
-		  r->params->max_fragmented_send_size,
-		  (pdus[big].flags & BR_FLAGS_SIGNED) != 0
-			  ? "a signed request cannot be rewritten"
-		  : pdus[big].command == BR_SMB2_WRITE
-			  ? "dialect, size or RDMA limits"
-			  : "only READ and WRITE have a channel");
-}
-
-static void fwd_from_client(struct br_relay *r, struct br_item *it)
-{
-	struct br_pdu pdus[BR_MAX_COMPOUND];
-	size_t count;
-	size_t i;
-	bool needed = it->orig_len > r->params->max_fragmented_send_size;
-
-	if (!split_message(r, it, pdus, &count)) {
-		talloc_free(it);
-		return;
-	}
-	for (i = 0; i < count && !r->ended; i++) {
-		if (pdus[i].command == BR_SMB2_WRITE) {
-			fwd_write_pdu(r, it, i, &pdus[i], needed);
-		} else if (pdus[i].command == BR_SMB2_READ &&
-			   !fwd_read_pdu(r, it, i, &pdus[i])) {
-			break;
-		}
-	}
-	if (r->ended) {
-		talloc_free(it);
-		return;
-	}
-	if (!it->rewritten) {
-		TALLOC_FREE(it->pieces);
-	}
-	if (!item_finish(it)) {
-		talloc_free(it);
-		relay_end(r, "out of memory");
-		return;
-	}
-	if (it->len > r->params->max_fragmented_send_size) {
-		fwd_too_large(r, it, pdus, count);
-		talloc_free(it);
-		return;
-	}
-	enqueue(r, it);
-}
-
-/* --- forward mode: server responses over SMB-Direct ---------------------------- */
-
-static uint32_t round_down_4k(uint64_t v)
-{
-	return (uint32_t)(v & ~(uint64_t)4095);
-}
-
-static void fwd_negotiate(struct br_relay *r, uint8_t *pdu, size_t len)
-{
-	const struct smbdirect_params *p = r->params;
-	uint64_t both = p->max_fragmented_send_size <
-					p->max_fragmented_receive_size
-				? p->max_fragmented_send_size
-				: p->max_fragmented_receive_size;
-	struct br_size_limits lim = {
-		.max_write = round_down_4k(p->max_fragmented_send_size -
-					   BR_RW_BUFFER_OFFSET),
-		.max_read = round_down_4k(p->max_fragmented_receive_size -
-					  BR_READ_RSP_DATA_OFFSET),
-		.max_transact = round_down_4k(both - 256),
-	};
-	struct br_size_limits was;
-	uint16_t dialect;
-	bool changed;
-
-	if (r->cfg->no_clamp) {
-		lim.max_write = lim.max_read = lim.max_transact = UINT32_MAX;
-	}
-	changed = br_negotiate_clamp(pdu, len, &lim, &dialect, &was);
-	if (dialect == 0 || dialect == 0x02FF) {
-		return;
-	}
-	r->dialect = dialect;
-	if (changed) {
-		r->stats.negotiate_clamped += 1;
-		br_log("%s: dialect 0x%04x: NEGOTIATE response sizes lowered "
-		       "to fit SMB-Direct: MaxTransactSize %u -> %u, "
-		       "MaxReadSize %u -> %u, MaxWriteSize %u -> %u",
-		       r->name, dialect, was.max_transact,
-		       was.max_transact < lim.max_transact ? was.max_transact
-							   : lim.max_transact,
-		       was.max_read,
-		       was.max_read < lim.max_read ? was.max_read : lim.max_read,
-		       was.max_write,
-		       was.max_write < lim.max_write ? was.max_write
-						     : lim.max_write);
-	} else if (r->cfg->verbose > 0 || dialect == 0x0311) {
-		br_log("%s: dialect 0x%04x: NEGOTIATE response unchanged "
-		       "(MaxWriteSize %u, MaxReadSize %u; SMB-Direct "
-		       "MaxFragmentedSize %u/%u)%s",
-		       r->name, dialect, was.max_write, was.max_read,
-		       p->max_fragmented_send_size,
-		       p->max_fragmented_receive_size,
-		       dialect == 0x0311 ? ": 3.1.1 hashes it into the session "
-					   "keys; larger unsigned READ/WRITEs "
-					   "go over RDMA"
-					 : "");
-	}
-}
-
-static void corrupt_inline(struct br_relay *r, uint8_t *pdu, size_t len)
-{
-	struct br_read_rsp rsp;
-	const char *why;
-
-	if (r->cfg->corrupt && br_read_response_parse(pdu, len, &rsp, &why) &&
-	    rsp.has_data && rsp.data_length > 0) {
-		pdu[rsp.data_offset] ^= 0x01;
-	}
-}
-
-static bool fwd_read_response(struct br_relay *r, struct br_item *it,
-			      size_t i, const struct br_pdu *pdu,
-			      struct br_pending *p)
-{
-	struct br_read_rsp rsp;
 	const char *why = NULL;
-	uint8_t *data;
-	uint8_t *out;
-	size_t len;
 
 	if (!br_read_response_parse(it->pieces[i].data, it->pieces[i].length,
-				    &rsp, &why)) {
+				    rsp, &why)) {
 		relay_end(r, "malformed READ response MessageId %" PRIu64
-			     " from the SMB-Direct server: %s",
-			  pdu->message_id, why);
+			     " from the %s server: %s",
+			  mid, r->cfg->mode == BR_FORWARD ? "SMB-Direct" : "TCP",
+			  why);
 		return false;
 	}
-	if (!rsp.has_data || rsp.data_length > 0) {
-		/* An error, or the server sent the data inline after all. */
-		pending_remove(r, p);
-		return true;
-	}
-	if (rsp.data_remaining > p->capacity) {
-		relay_end(r, "the SMB-Direct server claims %u bytes written by "
-			     "RDMA for READ MessageId %" PRIu64 " into %u bytes",
-			  rsp.data_remaining, pdu->message_id, p->capacity);
-		return false;
-	}
-	data = smbdirect_buffer_data(p->buf->buf);
-	/* The response follows the server's RDMA write ([MS-SMBD] 3.1.4.5):
-	 * the data is in place. */
-	RDMA_PLACED(data, rsp.data_remaining);
-	if (r->cfg->corrupt && rsp.data_remaining > 0) {
-		data[0] ^= 0x01;
-	}
-	out = br_read_response_make_inline(it, it->pieces[i].data, data,
-					   rsp.data_remaining, &len);
-	pending_remove(r, p);
-	if (out == NULL) {
-		relay_end(r, "out of memory");
-		return false;
-	}
-	it->pieces[i].data = out;
-	it->pieces[i].length = len;
-	it->rewritten = true;
 	return true;
 }
 
-static bool fwd_response_pdu(struct br_relay *r, struct br_item *it, size_t i,
-			     const struct br_pdu *pdu)
+void enqueue_handled(struct br_relay *r, struct br_item *it)
 {
-	uint8_t *mutable_pdu = it->orig + pdu->offset;
-	struct br_pending *p;
-
-	if (pdu->command == BR_SMB2_NEGOTIATE) {
-		fwd_negotiate(r, mutable_pdu, pdu->length);
-		return true;
-	}
-	if (pdu->command != BR_SMB2_READ && pdu->command != BR_SMB2_WRITE) {
-		return true;
-	}
-	p = pending_find(r, pdu->message_id);
-	if (p == NULL) {
-		if (pdu->command == BR_SMB2_READ) {
-			corrupt_inline(r, mutable_pdu, pdu->length);
-		}
-		return true;
-	}
-	if ((pdu->flags & BR_FLAGS_ASYNC_COMMAND) != 0 &&
-	    pdu->status == BR_STATUS_PENDING) {
-		return true;
-	}
-	if (pdu->command == BR_SMB2_WRITE) {
-		/* The server has read our buffer: revoke and reuse it
-		 * ([MS-SMB2] 3.2.5.12, [MS-SMBD] 3.1.4.4). */
-		pending_remove(r, p);
-		return true;
-	}
-	return fwd_read_response(r, it, i, pdu, p);
-}
-
-static void fwd_from_server(struct br_relay *r, struct br_item *it)
-{
-	struct br_pdu pdus[BR_MAX_COMPOUND];
-	size_t count;
-	size_t i;
-
-	if (!split_message(r, it, pdus, &count)) {
-		talloc_free(it);
-		return;
-	}
-	for (i = 0; i < count; i++) {
-		if (!fwd_response_pdu(r, it, i, &pdus[i])) {
-			talloc_free(it);
-			return;
-		}
-	}
 	if (!it->rewritten) {
 		TALLOC_FREE(it->pieces);
 	}
@@ -1500,6 +677,8 @@ static void fwd_from_server(struct br_relay *r, struct br_item *it)
 
 /* --- input ----------------------------------------------------------------------- */
 
+/* A whole message from either side: to the direction's code, or passed
+ * on unchanged if it is not SMB2 (and that is allowed). */
 static void message_in(struct br_relay *r, uint8_t *msg, size_t len,
 		       bool from_tcp)
 {
@@ -1640,6 +819,7 @@ static void frame_complete(struct br_relay *r)
 	message_in(r, frame, len, true);
 }
 
+/* Read Direct TCP frames, a bounded number of reads per wake-up. */
 static void tcp_read(struct br_relay *r)
 {
 	int k;

@@ -42,7 +42,7 @@
 #   prefix/       the installed Samba; prefix/.key is the key it was built for
 #   logs/         one log per step of the last run
 # Key: source version, patch series (names and contents), configure
-# options and CFLAGS, targets, the contents of buildtools/samba/, and
+# options and CFLAGS, targets, this script and waf-install-targets.py, and
 # libsmbdirect (wscript, lib/, include/). An unchanged key reuses the
 # prefix at once; otherwise the tree is reused where it can be (a new
 # source version unpacks a new one) and waf builds incrementally.
@@ -160,7 +160,7 @@ hash_tree() {
 libhash="$(hash_tree "$top" wscript lib include)"
 patchhash="$( (printf '%s\n' "${patches[@]}"
 	for p in "${patches[@]}"; do cat "$top/module/patches/$p"; done) | sha256sum | cut -c1-16)"
-scripthash="$(hash_tree "$here" .)"
+scripthash="$(hash_tree "$here" build.sh waf-install-targets.py)"
 [ "$full" = 1 ] && targets_key=ALL || targets_key="${targets[*]}"
 confhash="$(printf '%s\n' "${configure_opts[@]}" "CFLAGS=$cflags" | sha256sum | cut -c1-16)"
 

@@ -191,6 +191,10 @@ static inline uint64_t sd_now(void)
 /* "ADDR:PORT" ("[ADDR]:PORT" for IPv6) of a sockaddr. */
 void sd_format_addr(const struct sockaddr *sa, char *buf, size_t size);
 
+/* Whether an AF_INET/AF_INET6 address is a loopback or the wildcard
+ * address (an IPv4-mapped IPv6 one included). */
+bool sd_addr_is_loopback_or_any(const struct sockaddr *sa);
+
 /* Log a line about `conn` (or, without one, about `peer`, "ADDR:PORT" or
  * NULL) through the host's hook (smbdirect_set_log_fn), stderr by
  * default. */

@@ -244,6 +244,14 @@ bool smbdirect_address_is_rdma(const struct sockaddr *addr)
 	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)) {
 		return false;
 	}
+	/* rdma_cm binds a loopback address to whichever device comes first
+	 * (and takes the port on every device), and the wildcard to none:
+	 * neither is an address a peer reaches by RDMA. Measured in the
+	 * guest: smbd listening on 127.0.0.1:5445 first made 10.9.0.1:5445
+	 * fail with EADDRNOTAVAIL. */
+	if (sd_addr_is_loopback_or_any(addr)) {
+		return false;
+	}
 	memcpy(&p.addr, addr, addr->sa_family == AF_INET6
 				      ? sizeof(struct sockaddr_in6)
 				      : sizeof(struct sockaddr_in));

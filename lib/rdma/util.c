@@ -36,6 +36,26 @@ void sd_format_addr(const struct sockaddr *sa, char *buf, size_t size)
 	}
 }
 
+bool sd_addr_is_loopback_or_any(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+
+		return a == INADDR_ANY || (a >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			return (a->s6_addr[12] == 127) ||
+			       (a->s6_addr[12] == 0 && a->s6_addr[13] == 0 &&
+				a->s6_addr[14] == 0 && a->s6_addr[15] == 0);
+		}
+		return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a);
+	}
+	return false;
+}
+
 /* The process's log hook (smbdirect_set_log_fn); NULL: stderr. Set by the
  * host at start-up, before connections exist. */
 static smbdirect_log_fn log_fn;

@@ -693,6 +693,44 @@ static void test_rdma_memory_regions(void **state)
 	rdma_through_exposure(state, false);
 }
 
+static bool is_rdma(int family, const char *text)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET6) {
+		assert_int_equal(inet_pton(AF_INET6, text,
+					   &((struct sockaddr_in6 *)&ss)->sin6_addr),
+				 1);
+	} else {
+		assert_int_equal(inet_pton(AF_INET, text,
+					   &((struct sockaddr_in *)&ss)->sin_addr),
+				 1);
+	}
+	return smbdirect_address_is_rdma((struct sockaddr *)&ss);
+}
+
+/* Loopback and wildcard addresses are no RDMA interface, though rdma_cm
+ * binds them (the loopback one to any device): a listener there took the
+ * port from the device's real address in the guest. */
+static void test_address_is_rdma(void **state)
+{
+	(void)state;
+	/* The fake device serves every address it is bound to. */
+	assert_true(is_rdma(AF_INET, "10.9.0.1"));
+	assert_true(is_rdma(AF_INET6, "fd00:9::1"));
+	assert_false(is_rdma(AF_INET, "127.0.0.1"));
+	assert_false(is_rdma(AF_INET, "127.1.2.3"));
+	assert_false(is_rdma(AF_INET, "0.0.0.0"));
+	assert_false(is_rdma(AF_INET6, "::1"));
+	assert_false(is_rdma(AF_INET6, "::"));
+	assert_false(is_rdma(AF_INET6, "::ffff:127.0.0.1"));
+	assert_true(is_rdma(AF_INET6, "::ffff:10.9.0.1"));
+	assert_false(smbdirect_address_is_rdma(NULL));
+	assert_int_equal(fv_reset(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -701,6 +739,7 @@ int main(void)
 		T(test_echo_stream),
 		T(test_rdma_memory_windows),
 		T(test_rdma_memory_regions),
+		T(test_address_is_rdma),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

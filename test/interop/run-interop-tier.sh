@@ -6,12 +6,14 @@
 # Usage: bash test/interop/run-interop-tier.sh [BUILD_DIR] [TEST...]
 #   BUILD_DIR  a libsmbdirect build tree, handed to the guest tests as
 #              $BUILD_DIR; its tools/smbdirect-bridge is staged for the
-#              bridge tests (the cifs/ksmbd tests do not need it); omit it,
-#              or pass "-", to run without one
+#              bridge tests (the cifs/ksmbd tests do not need it), and its
+#              test/interop/ioload for the load tests; omit it, or pass
+#              "-", to run without one
 #   TEST       run only these guest tests (see interop-tests.sh)
 # Environment: INTEROP_TIER_TIMEOUT, seconds for the whole boot (default
-#   600); KPEERS_MB, KPEERS_UMOUNT, KP_FAULT (passed to the guest, see
-#   interop-tests.sh); SMBDIRECT_CACHE as for build.sh and run.sh.
+#   600); KP_FAULT and every KPEERS_* variable (KPEERS_MB, KPEERS_UMOUNT,
+#   ...) are passed to the guest, see interop-tests.sh; SMBDIRECT_CACHE as
+#   for build.sh and run.sh.
 #
 # The guest sees the host's / read-only but has a /tmp of its own, and a
 # checkout (CI's) may live in /tmp: the guest scripts are copied into the
@@ -65,11 +67,21 @@ cp "$here/test/interop/kpeers.sh" "$here/test/interop/interop-tests.sh" \
 if [ -n "$build" ] && [ -x "$build/tools/smbdirect-bridge" ]; then
 	cp "$build/tools/smbdirect-bridge" "$stage/"
 fi
+# ... and the load generator of the *-load-* tests (test/interop/ioload.c).
+if [ -n "$build" ] && [ -x "$build/test/interop/ioload" ]; then
+	cp "$build/test/interop/ioload" "$stage/"
+fi
 
 # The guest starts in the caller's directory: make it one it can see. The
 # serial console ends lines with CR LF; keep the guest's report lines.
+# Every KPEERS_* setting of the caller goes to the guest (interop-tests.sh
+# names them), the defaults below after them.
+kp_env=()
+for v in "${!KPEERS_@}"; do
+	kp_env+=("$v=${!v}")
+done
 (cd "$out" && bash "$here/buildtools/vm/run.sh" -t "$timeout" -o "$out" -- \
-	env BUILD_DIR="$build" KPEERS_MB="${KPEERS_MB:-64}" \
+	env "${kp_env[@]}" BUILD_DIR="$build" KPEERS_MB="${KPEERS_MB:-64}" \
 	KPEERS_UMOUNT="${KPEERS_UMOUNT:-}" KP_FAULT="${KP_FAULT:-}" \
 	KPEERS_BRIDGE_MB="${KPEERS_BRIDGE_MB:-256}" \
 	bash "$stage/interop-tests.sh" "$kpeers" "$@") 2>"$out/run.stderr" |

@@ -21,6 +21,12 @@ static int conn_destructor(struct smbdirect_conn *conn)
 		conn->free_pending = true;
 		return -1;
 	}
+	/* Requests and exposures the application still holds no longer
+	 * point here (their destructors would touch freed memory); they
+	 * never complete: the application freed their connection. */
+	sd_orphan_requests(conn);
+	sd_rdma_orphan_all(conn);
+	sd_exposures_orphan(conn);
 	TALLOC_FREE(conn->timer);
 	TALLOC_FREE(conn->cq_fde);
 	/* Synchronous with the RDMA thread: no event or failed post of ours

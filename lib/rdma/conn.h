@@ -321,6 +321,8 @@ void sd_verbs_release(struct smbdirect_conn *conn);
 
 /* The peer invalidated `rkey` (send-with-invalidate). */
 void sd_exposure_invalidated(struct smbdirect_conn *conn, uint32_t rkey);
+/* The connection is being freed: its exposures forget it. */
+void sd_exposures_orphan(struct smbdirect_conn *conn);
 
 /* --- rdma_io.c ---------------------------------------------------------- */
 
@@ -331,6 +333,8 @@ void sd_rdma_completed(struct smbdirect_conn *conn, struct sd_rdma_op *op,
 		       const struct ibv_wc *wc);
 /* Fail every RDMA operation (connection ended). */
 void sd_rdma_fail_all(struct smbdirect_conn *conn);
+/* The connection is being freed: its RDMA operations forget it. */
+void sd_rdma_orphan_all(struct smbdirect_conn *conn);
 
 /* --- messages.c --------------------------------------------------------- */
 
@@ -344,6 +348,8 @@ void sd_queue_message(struct smbdirect_conn *conn, const uint8_t *data,
 		      size_t length);
 /* Fail every waiting send and receive request (the connection ended). */
 void sd_fail_requests(struct smbdirect_conn *conn);
+/* The connection is being freed: its requests forget it. */
+void sd_orphan_requests(struct smbdirect_conn *conn);
 
 /* --- transport.c -------------------------------------------------------- */
 

@@ -264,6 +264,16 @@ bool smbdirect_conn_uses_memory_windows(const struct smbdirect_conn *conn)
 	return conn->use_mw;
 }
 
+void sd_exposures_orphan(struct smbdirect_conn *conn)
+{
+	while (conn->exposures != NULL) {
+		struct smbdirect_exposure *x = conn->exposures;
+
+		SD_LIST_REMOVE(conn->exposures, x);
+		x->linked = false;
+	}
+}
+
 void sd_exposure_invalidated(struct smbdirect_conn *conn, uint32_t rkey)
 {
 	struct smbdirect_exposure *x;

@@ -82,6 +82,22 @@ void sd_fail_requests(struct smbdirect_conn *conn)
 	}
 }
 
+void sd_orphan_requests(struct smbdirect_conn *conn)
+{
+	while (conn->send_reqs != NULL) {
+		struct sd_send_req *s = conn->send_reqs;
+
+		SD_LIST_REMOVE(conn->send_reqs, s);
+		s->queued = false;
+	}
+	while (conn->recv_reqs != NULL) {
+		struct sd_recv_req *r = conn->recv_reqs;
+
+		SD_LIST_REMOVE(conn->recv_reqs, r);
+		r->linked = false;
+	}
+}
+
 static struct tevent_req *send_common(void *mem_ctx, struct tevent_context *ev,
 				      struct smbdirect_conn *conn,
 				      const struct iovec *iov, int iovcnt,

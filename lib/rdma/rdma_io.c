@@ -50,6 +50,9 @@ static void op_unlink(struct sd_rdma_op *op)
 {
 	struct smbdirect_conn *conn = op->conn;
 
+	if (conn == NULL) {
+		return;
+	}
 	if (op->linked_waiting) {
 		SD_LIST_REMOVE(conn->rdma_waiting, op);
 		op->linked_waiting = false;
@@ -61,6 +64,9 @@ static void op_unlink(struct sd_rdma_op *op)
 
 static int op_destructor(struct sd_rdma_op *op)
 {
+	if (op->conn == NULL) {
+		return 0; /* its connection was freed first */
+	}
 	if (op->wr_posted != op->wr_completed && !op->conn->ended) {
 		/* Work requests still reference the caller's memory: the
 		 * only safe way out is to end the connection. */
@@ -260,6 +266,22 @@ void sd_rdma_fail_all(struct smbdirect_conn *conn)
 		op->error = ENOTCONN;
 		op->wr_completed = op->wr_posted;
 		op_finish(op);
+	}
+}
+
+void sd_rdma_orphan_all(struct smbdirect_conn *conn)
+{
+	while (conn->rdma_waiting != NULL) {
+		struct sd_rdma_op *op = conn->rdma_waiting;
+
+		op_unlink(op);
+		op->conn = NULL;
+	}
+	while (conn->rdma_posted != NULL) {
+		struct sd_rdma_op *op = conn->rdma_posted;
+
+		op_unlink(op);
+		op->conn = NULL;
 	}
 }
 

@@ -149,6 +149,11 @@ static void cb_deliver(void *priv, const uint8_t *data, size_t length)
 {
 	struct smbdirect_conn *conn = priv;
 
+	if (conn->free_pending) {
+		/* The application freed the connection from a callback:
+		 * nothing more of it reaches the application. */
+		return;
+	}
 	if (conn->handlers.message != NULL) {
 		conn->handlers.message(conn, data, length,
 				       conn->handlers_private);
@@ -188,7 +193,8 @@ static void cb_terminated(void *priv, enum smbdirect_reason reason,
 		fn(conn, conn->setup_arg);
 		return;
 	}
-	if (conn->connected && conn->handlers.disconnected != NULL) {
+	if (conn->connected && conn->handlers.disconnected != NULL &&
+	    !conn->free_pending) {
 		conn->handlers.disconnected(conn, reason, conn->detail,
 					    conn->handlers_private);
 	}

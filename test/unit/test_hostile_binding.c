@@ -1193,6 +1193,124 @@ static void test_hostile_exposure_regions(void **state)
 	exposure_probe(state, false);
 }
 
+/* --- freeing from callbacks while completions pour in -------------------------- */
+
+struct free_in_cb {
+	struct smbdirect_conn *conn;
+	int messages;
+	int free_at;
+	bool freed;
+};
+
+static void free_on_message(struct smbdirect_conn *conn, const uint8_t *data,
+			    size_t length, void *priv)
+{
+	struct free_in_cb *f = priv;
+
+	(void)data;
+	(void)length;
+	if (f->freed) {
+		fail_msg("a message was delivered after the connection was "
+			 "freed");
+	}
+	f->messages += 1;
+	if (f->messages == f->free_at) {
+		talloc_free(conn);
+		f->freed = true;
+	}
+}
+
+/*
+ * The class of CVE-2025-39932 and CVE-2026-31536 (work and completions
+ * that outlive the connection): the application frees the connection
+ * from its message handler while 60 more completions of that connection
+ * wait in the completion queue and a send is outstanding. Nothing more
+ * reaches the application for that connection (before the fix the rest
+ * of the batch was delivered to it), and the send request it still
+ * holds, freed afterwards, touches nothing freed (ASan).
+ */
+static void test_hostile_free_during_completions(void **state)
+{
+	struct script s;
+	struct free_in_cb f = { .free_at = 3 };
+	struct smbdirect_conn_handlers h = { .message = free_on_message };
+	struct sent m;
+	int i;
+
+	script_connect(*state, &s, NULL);
+	f.conn = s.conn;
+	smbdirect_conn_set_handlers(s.conn, &h, &f);
+	fv_peer_stall(s.peer, true);
+	send_msg(*state, &s, &m, 5000, 9);
+	for (i = 0; i < 64 && s.send_credits > 1; i++) {
+		script_data(&s, 1, 0, 100, (uint8_t)i);
+	}
+	run_for_ms(s.ev, 20);
+	assert_true(f.freed);
+	assert_int_equal(f.messages, 3);
+	/* Its connection is gone: the request never completes; freeing it
+	 * is safe. */
+	assert_false(m.done);
+	TALLOC_FREE(m.req);
+	talloc_free(s.ev);
+	assert_int_equal(fv_reset(), 0);
+}
+
+static void recv_never(struct tevent_req *req)
+{
+	(void)req;
+	fail_msg("a request completed after its connection was freed");
+}
+
+/*
+ * The application frees a connection that still has a send waiting for
+ * credits, a receive request and an RDMA read at a stalled peer, then
+ * frees those: each forgets the connection (ASan sees no access to it),
+ * none calls back. (Exposures and lent buffers go first: they belong to
+ * the connection's protection domain, smbdirect_rdma.h.)
+ */
+static void test_hostile_free_with_requests(void **state)
+{
+	struct script s;
+	struct sent m;
+	struct tevent_req *rr;
+	struct tevent_req *rd;
+	struct smbdirect_buffer *b;
+	struct smbdirect_exposure *x;
+	struct smbdirect_buffer_descriptor d;
+	uint8_t *mem = talloc_zero_size(*state, 4096);
+	size_t count;
+
+	script_connect(*state, &s, NULL);
+	smbdirect_conn_set_handlers(s.conn, NULL, NULL);
+	b = smbdirect_buffer_new(*state, s.conn, 8192);
+	x = smbdirect_expose(*state, s.conn, b, 4096, 4096, true, &d, 1,
+			     &count);
+	assert_non_null(x);
+	fv_peer_stall(s.peer, true);
+	send_msg(*state, &s, &m, 100, 1);
+	rr = smbdirect_recv_send(*state, s.ev, s.conn);
+	tevent_req_set_callback(rr, recv_never, NULL);
+	d.offset = (uint64_t)(uintptr_t)mem;
+	d.token = fv_peer_expose(s.peer, mem, 4096, false);
+	d.length = 4096;
+	rd = smbdirect_rdma_read_send(*state, s.ev, s.conn, b, 0, 4096, &d, 1);
+	tevent_req_set_callback(rd, recv_never, NULL);
+	run_ready(s.ev);
+	talloc_free(x);
+	talloc_free(s.conn);
+	run_ready(s.ev);
+	assert_false(m.done);
+	TALLOC_FREE(m.req);
+	talloc_free(rr);
+	talloc_free(rd);
+	talloc_free(s.ev);
+	/* The buffer's registration outlived the PD (the application's
+	 * mistake: the verbs refuse to free a PD in use); it goes now. */
+	talloc_free(b);
+	fv_reset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1211,6 +1329,8 @@ int main(void)
 		TH(test_hostile_disconnect_during_rdma),
 		TH(test_hostile_exposure_windows),
 		TH(test_hostile_exposure_regions),
+		TH(test_hostile_free_during_completions),
+		TH(test_hostile_free_with_requests),
 	};
 
 	if (getenv("UNIT_TEST_FILTER") != NULL) {

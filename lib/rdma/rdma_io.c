@@ -316,7 +316,10 @@ static struct tevent_req *rdma_common(
 		return tevent_req_post(req, ev);
 	}
 	for (i = 0; i < count; i++) {
-		if (remote[i].length == 0) {
+		/* [MS-SMBD] 2.2.3.1: no empty descriptor, none whose range
+		 * runs past 2^64 (its work requests would wrap around). */
+		if (remote[i].length == 0 ||
+		    remote[i].offset > UINT64_MAX - remote[i].length + 1) {
 			tevent_req_error(req, EINVAL);
 			return tevent_req_post(req, ev);
 		}

@@ -409,6 +409,50 @@ static void test_hostile_data_before_negotiate(void **state)
 	assert_int_equal(m->delivered_count, 0);
 }
 
+/* --- buffer descriptors -------------------------------------------------- */
+
+/*
+ * A descriptor whose Offset + Length runs past 2^64 ([MS-SMBD] 2.2.3.1:
+ * Offset is the first byte of a registered buffer of Length bytes): the
+ * decoder refuses it (range-wraps), whatever the other descriptors; a
+ * range that ends exactly at 2^64 - 1 is accepted. (The RDMA binding
+ * refuses the same lists itself: test_hostile_binding.c,
+ * test_hostile_rdma_refused_locally.)
+ */
+static void test_hostile_descriptor_range_wraps(void **state)
+{
+	struct smbdirect_buffer_descriptor d[2] = {
+		{ 0x1000, 1, 4096 },
+		{ UINT64_MAX - 4095, 2, 4096 },
+	};
+	struct smbdirect_buffer_descriptor out[2];
+	uint8_t buf[32];
+	size_t count;
+
+	(void)state;
+	assert_int_equal(smbdirect_buffer_descriptors_encode(d, 2, buf,
+							     sizeof(buf)),
+			 32);
+	assert_int_equal(smbdirect_buffer_descriptors_decode(
+				 buf, 32, out, 2, UINT64_MAX, &count, NULL),
+			 SMBDIRECT_WIRE_OK);
+	d[1].offset += 1;
+	smbdirect_buffer_descriptors_encode(d, 2, buf, sizeof(buf));
+	assert_int_equal(smbdirect_buffer_descriptors_decode(
+				 buf, 32, out, 2, UINT64_MAX, &count, NULL),
+			 SMBDIRECT_WIRE_RANGE_WRAPS);
+	assert_int_equal(count, 0);
+	d[1].offset = UINT64_MAX;
+	d[1].length = 0xFFFFFFFFu;
+	smbdirect_buffer_descriptors_encode(d, 2, buf, sizeof(buf));
+	assert_int_equal(smbdirect_buffer_descriptors_decode(
+				 buf, 32, out, 2, UINT64_MAX, &count, NULL),
+			 SMBDIRECT_WIRE_RANGE_WRAPS);
+	assert_string_equal(
+		smbdirect_wire_error_string(SMBDIRECT_WIRE_RANGE_WRAPS),
+		"range-wraps");
+}
+
 /* --- data transfer ------------------------------------------------------- */
 
 /*
@@ -735,6 +779,7 @@ int main(void)
 		T(test_hostile_negotiate_response_read_write_zero),
 		T(test_hostile_negotiate_twice),
 		T(test_hostile_data_before_negotiate),
+		T(test_hostile_descriptor_range_wraps),
 		BOTH(test_hostile_remaining_wraps),
 		BOTH(test_hostile_remaining_grows),
 		BOTH(test_hostile_grant_until_overflow),

@@ -891,6 +891,65 @@ static int do_rdma(struct script *s, bool write, struct smbdirect_buffer *b,
 }
 
 /*
+ * Descriptor lists the library refuses without touching the device or
+ * ending the connection (EINVAL): a zero-length descriptor; a READ whose
+ * descriptors hold fewer bytes than its length; a length above
+ * MaxReadWriteSize; an Offset + Length that passes 2^64. Then, on a
+ * connection whose peer announced MaxReadWriteSize 0, every RDMA call.
+ * The connection still carries messages afterwards.
+ */
+static void test_hostile_rdma_refused_locally(void **state)
+{
+	struct script s;
+	struct smbdirect_buffer *b;
+	struct smbdirect_buffer_descriptor d[2];
+	struct smbdirect_negotiate_response rsp;
+	struct fv_stats st;
+	struct sent m;
+	uint8_t *peer_mem = talloc_zero_size(*state, 65536);
+	uint32_t rkey;
+
+	script_connect(*state, &s, NULL);
+	b = smbdirect_buffer_new(*state, s.conn, 8388608 + 4096);
+	assert_non_null(b);
+	rkey = fv_peer_expose(s.peer, peer_mem, 65536, true);
+	d[0] = (struct smbdirect_buffer_descriptor){
+		(uint64_t)(uintptr_t)peer_mem, rkey, 4096 };
+	d[1] = (struct smbdirect_buffer_descriptor){
+		(uint64_t)(uintptr_t)peer_mem + 4096, rkey, 0 };
+	assert_int_equal(do_rdma(&s, true, b, 4096, d, 2), EINVAL);
+	d[1].length = 4096;
+	assert_int_equal(do_rdma(&s, false, b, 8193, d, 2), EINVAL);
+	d[0].length = 8388608;
+	assert_int_equal(do_rdma(&s, true, b, 8388608 + 1, d, 2), EINVAL);
+	d[0] = (struct smbdirect_buffer_descriptor){ UINT64_MAX - 100, rkey,
+						     4096 };
+	assert_int_equal(do_rdma(&s, true, b, 4096, d, 1), EINVAL);
+	fv_get_stats(&st);
+	assert_int_equal(st.rdma_reads + st.rdma_writes, 0);
+	assert_false(s.ended);
+	send_msg(*state, &s, &m, 100, 1);
+	run_until(s.ev, &m.done);
+	assert_int_equal(m.result, 0);
+	talloc_free(b);
+	script_free(&s);
+
+	rsp = good_response(255);
+	rsp.max_read_write_size = 0;
+	script_connect_with(*state, &s, NULL, &rsp, 16);
+	assert_int_equal(smbdirect_conn_params(s.conn)->max_read_write_size, 0);
+	b = smbdirect_buffer_new(*state, s.conn, 4096);
+	rkey = fv_peer_expose(s.peer, peer_mem, 4096, true);
+	d[0] = (struct smbdirect_buffer_descriptor){
+		(uint64_t)(uintptr_t)peer_mem, rkey, 4096 };
+	assert_int_equal(do_rdma(&s, true, b, 1, d, 1), EINVAL);
+	assert_int_equal(do_rdma(&s, false, b, 1, d, 1), EINVAL);
+	assert_false(s.ended);
+	talloc_free(b);
+	script_free(&s);
+}
+
+/*
  * Descriptors that name the wrong memory: an rkey the peer never gave,
  * another I/O's rkey (valid, but for a different range), an rkey the
  * peer already had invalidated, an access one byte past the end. Each
@@ -1324,6 +1383,7 @@ int main(void)
 		TH(test_hostile_vanish_idle),
 		TH(test_hostile_stops_reading),
 		TH(test_hostile_invalidate_foreign_rkey),
+		TH(test_hostile_rdma_refused_locally),
 		TH(test_hostile_rdma_wrong_memory),
 		TH(test_hostile_32_descriptors),
 		TH(test_hostile_disconnect_during_rdma),

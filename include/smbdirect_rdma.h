@@ -199,8 +199,11 @@ struct smbdirect_conn_handlers {
 	/**
 	 * An upper-layer message arrived. @p data is valid only during the
 	 * call; a message that fitted in one receive points into the receive
-	 * buffer (no copy). If not set, messages are queued for
-	 * smbdirect_recv_send().
+	 * buffer (no copy). If not set, messages are queued (copied) for
+	 * smbdirect_recv_send(): at most receive_credit_max + 1 of them and
+	 * 4 x max_fragmented_size bytes; beyond that the connection ends
+	 * (SMBDIRECT_REASON_LOCAL_ERROR), so a peer cannot make an
+	 * application that does not read hold more.
 	 */
 	void (*message)(struct smbdirect_conn *conn, const uint8_t *data,
 			size_t length, void *private_data);

@@ -58,10 +58,16 @@
 #define SD_RDMA_WR_BUDGET 64u
 /* Completions taken per ibv_poll_cq call. */
 #define SD_POLL_BATCH 16
+/* Messages waiting for smbdirect_recv_send() hold at most this many
+ * times max_fragmented_size bytes (and at most receive_credit_max + 1
+ * messages): a peer cannot make an application that does not read hold
+ * more (docs/robustness.md, "Memory per connection"). */
+#define SD_RECV_QUEUE_FRAGMENTED_MAX 4u
 
 struct sd_rdma_op;
 struct sd_send_req;
 struct sd_recv_req;
+struct sd_half_open;
 
 /* A received message waiting for smbdirect_recv_send(). */
 struct sd_queued_msg {
@@ -136,6 +142,7 @@ struct smbdirect_conn {
 	uint32_t recv_queue_capacity;
 	uint32_t recv_queue_first;
 	uint32_t recv_queue_count;
+	uint64_t recv_queue_bytes;
 
 	/* RDMA operations: waiting for SQ room, and posted (in order) */
 	struct sd_rdma_op *rdma_waiting;

@@ -1252,6 +1252,55 @@ static void test_hostile_exposure_regions(void **state)
 	exposure_probe(state, false);
 }
 
+/* --- the receive queue for smbdirect_recv_send() -------------------------------- */
+
+/*
+ * An application that does not read (no message handler, no
+ * smbdirect_recv_send()) while the peer sends messages of
+ * MaxFragmentedSize (1 MiB) as fast as credits allow: the library holds
+ * what it queued for the application within its bound (docs/robustness.md,
+ * "Memory per connection": 4 x MaxFragmentedSize), then ends the
+ * connection with local-error, logged, instead of holding more.
+ */
+static void test_hostile_receive_queue_bounded(void **state)
+{
+	struct script s;
+	uint64_t sent = 0;
+	const size_t chunk = 1340;
+	const uint32_t msg = 1048576;
+	uint32_t left = msg;
+
+	script_connect(*state, &s, NULL);
+	smbdirect_conn_set_handlers(s.conn, NULL, NULL);
+	while (!fv_peer_disconnected(s.peer) && sent < 300ull * msg) {
+		int n;
+
+		script_account(&s);
+		for (n = 0; n < 200 && s.send_credits > 1; n++) {
+			uint32_t len = left < chunk ? left : (uint32_t)chunk;
+
+			left -= len;
+			script_data(&s, 1, left, len, 0x3c);
+			sent += len;
+			if (left == 0) {
+				left = msg;
+			}
+		}
+		run_ready(s.ev);
+	}
+	assert_true(fv_peer_disconnected(s.peer));
+	/* At most 4 messages and the one being reassembled held. */
+	if (sent > 6ull * msg) {
+		fail_msg("the library took %llu bytes for an application "
+			 "that reads nothing before it ended the connection",
+			 (unsigned long long)sent);
+	}
+	assert_logged("waiting for the application");
+	talloc_free(s.conn);
+	talloc_free(s.ev);
+	assert_int_equal(fv_reset(), 0);
+}
+
 /* --- freeing from callbacks while completions pour in -------------------------- */
 
 struct free_in_cb {
@@ -1389,6 +1438,7 @@ int main(void)
 		TH(test_hostile_disconnect_during_rdma),
 		TH(test_hostile_exposure_windows),
 		TH(test_hostile_exposure_regions),
+		TH(test_hostile_receive_queue_bounded),
 		TH(test_hostile_free_during_completions),
 		TH(test_hostile_free_with_requests),
 	};

@@ -170,6 +170,11 @@ struct smbdirect_conn {
 	 * succeeded (conn->connected) or the connection ended first. */
 	void (*setup_done)(struct smbdirect_conn *conn, void *arg);
 	void *setup_arg;
+	/* Accepted: its place in the listener's half-open count (or, in a
+	 * forked child, the end of the handoff pipe whose closing tells the
+	 * parent), until it negotiated or ended (listen.c). */
+	struct sd_half_open *half_open;
+	int handoff_fd;
 
 	struct smbdirect_conn_stats stats;
 };
@@ -420,6 +425,15 @@ struct smbdirect_listener {
 	smbdirect_request_fn on_request;
 	void *private_data;
 	struct sockaddr_storage address;
+	/* Connections between their request and the end of negotiation
+	 * (smbdirect_listener_set_limits()). */
+	struct sd_half_open *half_open;
+	unsigned int half_open_count;
+	unsigned int max_half_open;
+	unsigned int max_half_open_per_peer;
+	uint64_t rejected;          /* requests refused over a limit */
+	uint64_t rejected_logged;   /* ... of which told in the log */
+	uint64_t rejected_log_at;   /* when the log last told (ns) */
 };
 
 /* A connection request that arrived at a listener. */
@@ -430,9 +444,26 @@ struct smbdirect_conn_request {
 	uint8_t responder_resources;
 	uint8_t initiator_depth;
 	char peer[80];
+	/* Its place in the listener's half-open count, or NULL. */
+	struct sd_half_open *half_open;
+	/* In a forked child: the handoff pipe's end, closed when the
+	 * connection negotiated or ended (the parent's count), or -1. */
+	int handoff_fd;
 };
 
 /* Give the request's id an event channel of its own (rdma_migrate_id). */
 int sd_request_migrate(struct smbdirect_conn_request *r);
+
+/* The half-open count (listen.c). A place is held by one pointer (a
+ * request's, then its connection's): move it there, or give it back
+ * (NULL is fine). A place whose connection went to a forked child is
+ * held by the parent's end of the handoff pipe instead, and given back
+ * when the child closes its end. */
+void sd_half_open_move(struct sd_half_open **to, struct sd_half_open **from);
+void sd_half_open_release(struct sd_half_open **place);
+void sd_half_open_to_child(struct sd_half_open **place, int fd);
+/* A connection negotiated or ended: its place (or its child's handoff
+ * end) is given back. */
+void sd_conn_half_open_done(struct smbdirect_conn *conn);
 
 #endif

@@ -137,6 +137,7 @@ static void cb_connected(void *priv, const struct smbdirect_params *params)
 
 	(void)params;
 	conn->connected = true;
+	sd_conn_half_open_done(conn);
 	if (conn->setup_done != NULL) {
 		void (*fn)(struct smbdirect_conn *, void *) = conn->setup_done;
 
@@ -174,6 +175,7 @@ static void cb_terminated(void *priv, enum smbdirect_reason reason,
 
 	conn->ended = true;
 	conn->reason = reason;
+	sd_conn_half_open_done(conn);
 	snprintf(conn->detail, sizeof(conn->detail), "%s", detail);
 	if (reason != SMBDIRECT_REASON_LOCAL_CLOSE) {
 		sd_log(reason_level(reason), conn, NULL,

@@ -554,10 +554,12 @@ enum abort_state {
  * The listener under 1,000 handshakes that fail, in every state (gone
  * before the accept, after it, with a short, an unsupported or a too
  * small negotiate request, right after negotiating, with a bad first
- * message), 10 at a time from one address. Every request is accepted
- * and ends (accept failed, or the connection the server kept ends),
- * nothing leaks, and then a good client connects at once (a handful of
- * event loop turns).
+ * message), 10 at a time from one address, with the default half-open
+ * bounds. Every request is accepted and ends (accept failed, or the
+ * connection the server kept ends); none is rejected, so no failed
+ * handshake kept its half-open place (16 kept ones would have filled the
+ * address's bound); nothing leaks, nothing is left half open, and then a
+ * good client connects at once (a handful of event loop turns).
  */
 static void test_hostile_aborted_handshakes(void **state)
 {
@@ -624,12 +626,14 @@ static void test_hostile_aborted_handshakes(void **state)
 		server_drop_conns(sv);
 	}
 	assert_int_equal(sv->requests, 1000);
+	assert_int_equal(smbdirect_listener_rejected(sv->listener), 0);
 	while (sv->accepted + sv->failed < 1000) {
 		assert_true(++turns < 5000);
 		run_ready(sv->ev);
 	}
 	turns = 0;
 	assert_int_equal(sv->accepted + sv->failed, 1000);
+	assert_int_equal(smbdirect_listener_half_open(sv->listener), 0);
 
 	/* A good client now: connected and answered within a few turns. */
 	sv->settings = (struct smbdirect_settings){ 0 };
@@ -645,6 +649,69 @@ static void test_hostile_aborted_handshakes(void **state)
 	talloc_free(req);
 	assert_int_equal(sv->accepted, 1000 - sv->failed + 1);
 	talloc_free(good);
+	server_drop_conns(sv);
+	talloc_free(sv);
+	assert_int_equal(fv_reset(), 0);
+}
+
+/*
+ * The half-open bound (smbdirect_listener_set_limits()): with at most 4
+ * negotiating connections, and 2 per peer address, idle clients fill
+ * the slots; the next request is rejected at once (the client sees the
+ * reject) and logged; a client from another address is served while one
+ * address is at its bound; a slot comes back when its connection
+ * negotiates or its negotiate timer ends it.
+ */
+static void test_hostile_half_open_bound(void **state)
+{
+	struct server *sv = server_new(*state);
+	struct fv_peer *p[8];
+	struct smbdirect_negotiate_request q = good_request();
+
+	assert_int_equal(smbdirect_listener_set_limits(sv->listener, 4, 2), 0);
+	assert_int_equal(smbdirect_listener_set_limits(sv->listener, 0, 2),
+			 EINVAL);
+	sv->settings.negotiate_timeout_ms = 300;
+	/* 2 from 10.9.0.2, the third from there is refused. */
+	p[0] = fv_script_connect(PORT, "10.9.0.2", 16, 16);
+	p[1] = fv_script_connect(PORT, "10.9.0.2", 16, 16);
+	p[2] = fv_script_connect(PORT, "10.9.0.2", 16, 16);
+	wait_answered(sv, p[0]);
+	wait_answered(sv, p[1]);
+	wait_answered(sv, p[2]);
+	assert_true(fv_peer_accepted(p[0]) && fv_peer_accepted(p[1]));
+	assert_true(fv_peer_rejected(p[2]));
+	assert_int_equal(smbdirect_listener_half_open(sv->listener), 2);
+	assert_logged("half-open");
+	/* Others are served: 2 from 10.9.0.3 fill the listener (4)... */
+	p[3] = fv_script_connect(PORT, "10.9.0.3", 16, 16);
+	p[4] = fv_script_connect(PORT, "10.9.0.3", 16, 16);
+	wait_answered(sv, p[3]);
+	wait_answered(sv, p[4]);
+	assert_true(fv_peer_accepted(p[3]) && fv_peer_accepted(p[4]));
+	assert_int_equal(smbdirect_listener_half_open(sv->listener), 4);
+	/* ...and the fifth, from anywhere, is refused. */
+	p[5] = fv_script_connect(PORT, "10.9.0.4", 16, 16);
+	wait_answered(sv, p[5]);
+	assert_true(fv_peer_rejected(p[5]));
+	assert_int_equal(sv->requests, 4);
+	/* One negotiates: its slot is free, a newcomer is served. */
+	client_negotiate(p[3], &q);
+	run_ready(sv->ev);
+	assert_int_equal(sv->accepted, 1);
+	assert_int_equal(smbdirect_listener_half_open(sv->listener), 3);
+	p[6] = fv_script_connect(PORT, "10.9.0.4", 16, 16);
+	wait_answered(sv, p[6]);
+	assert_true(fv_peer_accepted(p[6]));
+	/* The idle ones time out: every slot comes back. */
+	while (sv->failed < 4) {
+		run_for_ms(sv->ev, 50);
+	}
+	assert_int_equal(smbdirect_listener_half_open(sv->listener), 0);
+	p[7] = fv_script_connect(PORT, "10.9.0.2", 16, 16);
+	wait_answered(sv, p[7]);
+	assert_true(fv_peer_accepted(p[7]));
+	(void)p;
 	server_drop_conns(sv);
 	talloc_free(sv);
 	assert_int_equal(fv_reset(), 0);
@@ -1426,6 +1493,7 @@ int main(void)
 		TH(test_hostile_client_never_negotiates),
 		TH(test_hostile_negotiate_longer_than_receive),
 		TH(test_hostile_aborted_handshakes),
+		TH(test_hostile_half_open_bound),
 		TH(test_hostile_disconnect_mid_fragment),
 		TH(test_hostile_qp_error),
 		TH(test_hostile_rnr),

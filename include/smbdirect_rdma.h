@@ -504,6 +504,37 @@ smbdirect_conn_params(const struct smbdirect_conn *conn);
 const char *smbdirect_conn_peer(const struct smbdirect_conn *conn);
 
 /**
+ * @brief The connection's local address (IP and port), for a host that
+ *        checks it against its configuration and logs it.
+ * @param conn The connection.
+ * @return A pointer into the connection (AF_INET or AF_INET6).
+ */
+const struct sockaddr *
+smbdirect_conn_local_address(const struct smbdirect_conn *conn);
+
+/**
+ * @brief The peer's address (IP and port): for access checks such as
+ *        Samba's "hosts allow".
+ * @param conn The connection.
+ * @return A pointer into the connection (AF_INET or AF_INET6).
+ */
+const struct sockaddr *
+smbdirect_conn_peer_address(const struct smbdirect_conn *conn);
+
+/**
+ * @brief Whether a local IP address is on an RDMA device, that is,
+ *        whether SMB-Direct connections can reach it (for
+ *        FSCTL_QUERY_NETWORK_INTERFACE_INFO's RDMA-capable flag).
+ *
+ * Binds a transient rdma_cm id to the address (port 0): no device, no
+ * bind.
+ *
+ * @param addr An AF_INET or AF_INET6 address (the port is ignored).
+ * @return true if an RDMA device serves it.
+ */
+bool smbdirect_address_is_rdma(const struct sockaddr *addr);
+
+/**
  * @brief Send one upper-layer message ([MS-SMBD] 3.1.4.2).
  *
  * The payload is copied into registered send buffers as it is sent, so the

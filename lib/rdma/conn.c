@@ -61,6 +61,10 @@ struct smbdirect_conn *sd_conn_new(TALLOC_CTX *mem_ctx,
 	conn->timer_at = SMBDIRECT_NO_EXPIRY;
 	conn->handoff_fd = -1;
 	sd_format_addr(rdma_get_peer_addr(id), conn->peer, sizeof(conn->peer));
+	memcpy(&conn->local_addr, rdma_get_local_addr(id),
+	       sizeof(conn->local_addr));
+	memcpy(&conn->peer_addr, rdma_get_peer_addr(id),
+	       sizeof(conn->peer_addr));
 	talloc_set_destructor(conn, conn_destructor);
 
 	conn->engine = smbdirect_engine_new(conn, role, settings,
@@ -126,6 +130,18 @@ const struct smbdirect_params *
 smbdirect_conn_params(const struct smbdirect_conn *conn)
 {
 	return smbdirect_engine_params(conn->engine);
+}
+
+const struct sockaddr *
+smbdirect_conn_local_address(const struct smbdirect_conn *conn)
+{
+	return (const struct sockaddr *)&conn->local_addr;
+}
+
+const struct sockaddr *
+smbdirect_conn_peer_address(const struct smbdirect_conn *conn)
+{
+	return (const struct sockaddr *)&conn->peer_addr;
 }
 
 const char *smbdirect_conn_peer(const struct smbdirect_conn *conn)

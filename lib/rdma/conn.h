@@ -80,6 +80,8 @@ struct smbdirect_conn {
 	enum smbdirect_role role;
 	struct smbdirect_settings settings;
 	char peer[80];
+	struct sockaddr_storage local_addr;
+	struct sockaddr_storage peer_addr;
 
 	/* rdma_cm */
 	struct rdma_event_channel *cm_channel;
@@ -425,6 +427,7 @@ struct smbdirect_listener {
 	smbdirect_request_fn on_request;
 	void *private_data;
 	struct sockaddr_storage address;
+	pid_t pid;        /* the process that listens */
 	/* Connections between their request and the end of negotiation
 	 * (smbdirect_listener_set_limits()). */
 	struct sd_half_open *half_open;

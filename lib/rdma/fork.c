@@ -73,11 +73,10 @@ static int child_migrate(struct smbdirect_handoff *h,
 
 	close(h->fds[0]);
 	/* Before anything else: the child's own RDMA thread (when the
-	 * parent had one), and the parent's listener dropped here, so that
-	 * nothing of the parent's is watched or counted in this process. */
+	 * parent had one), in the mode asked for; the watches inherited from
+	 * the parent do not count against the change. */
 	ret = sd_rt_fork_child();
 	if (ret == 0) {
-		smbdirect_listener_forget(h->listener);
 		ret = smbdirect_set_thread_mode(mode);
 	}
 	if (ret != 0) {
@@ -93,6 +92,9 @@ static int child_migrate(struct smbdirect_handoff *h,
 			       strerror(ret));
 		}
 	}
+	/* Only now: the migration names the id's old channel, the
+	 * listener's, which forgetting the listener closes here. */
+	smbdirect_listener_forget(h->listener);
 	answer = ret == 0 ? 'M' : 'F';
 	if (write(h->fds[1], &answer, 1) != 1 && ret == 0) {
 		ret = EPIPE;

@@ -300,6 +300,11 @@ static void listener_event(const struct sd_cm_event *event, void *priv)
 
 static int listener_destructor(struct smbdirect_listener *l)
 {
+	if (getpid() != l->pid) {
+		/* Freed in a forked child (smbd frees its parent's state
+		 * there): the listener is the parent's. */
+		smbdirect_listener_forget(l);
+	}
 	while (l->half_open != NULL) {
 		talloc_free(l->half_open);
 	}
@@ -367,6 +372,7 @@ int smbdirect_listen(void *mem_ctx, struct tevent_context *ev,
 		return ENOMEM;
 	}
 	l->ev = ev;
+	l->pid = getpid();
 	l->on_request = on_request;
 	l->private_data = private_data;
 	l->backlog = backlog;
@@ -466,4 +472,48 @@ int sd_request_migrate(struct smbdirect_conn_request *r)
 	r->channel = m.channel;
 	r->listener = NULL;
 	return 0;
+}
+
+struct probe {
+	struct sockaddr_storage addr;
+	bool rdma;
+};
+
+/* Runs where sd_call() runs it. */
+static int probe_fn(void *arg)
+{
+	struct probe *p = arg;
+	struct rdma_event_channel *channel = rdma_create_event_channel();
+	struct rdma_cm_id *id = NULL;
+
+	if (channel == NULL) {
+		return errno != 0 ? errno : EIO;
+	}
+	if (rdma_create_id(channel, &id, NULL, RDMA_PS_TCP) == 0) {
+		p->rdma = rdma_bind_addr(id, (struct sockaddr *)&p->addr) == 0 &&
+			  id->verbs != NULL;
+		rdma_destroy_id(id);
+	}
+	rdma_destroy_event_channel(channel);
+	return 0;
+}
+
+bool smbdirect_address_is_rdma(const struct sockaddr *addr)
+{
+	struct probe p = { .rdma = false };
+
+	if (addr == NULL ||
+	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6)) {
+		return false;
+	}
+	memcpy(&p.addr, addr, addr->sa_family == AF_INET6
+				      ? sizeof(struct sockaddr_in6)
+				      : sizeof(struct sockaddr_in));
+	/* Any free port will do: the bind only finds the device. */
+	if (addr->sa_family == AF_INET6) {
+		((struct sockaddr_in6 *)&p.addr)->sin6_port = 0;
+	} else {
+		((struct sockaddr_in *)&p.addr)->sin_port = 0;
+	}
+	return sd_call(probe_fn, &p) == 0 && p.rdma;
 }

@@ -111,6 +111,10 @@ struct smbdirect_conn {
 	uint8_t initiator_depth;
 	/* Exposures use type-2 memory windows (else per-I/O MRs). */
 	bool use_mw;
+	/* ... each bound to a registration of its own range, because the
+	 * device checks a window's accesses against the registration under
+	 * it, not the window (rxe, memory.c). */
+	bool mw_own_mr;
 
 	/* receive pool: one registered region of recv_count slots */
 	uint8_t *recv_mem;

@@ -65,6 +65,7 @@ struct fv_mr {
 struct fv_mw {
 	struct ibv_mw mw;
 	struct fv_mw *next;
+	struct fv_mr *mr;         /* the registration it is bound to */
 	bool bound;
 	uint64_t addr;
 	uint64_t length;
@@ -170,6 +171,8 @@ static struct {
 	uint32_t next_key;
 	uint16_t next_port;
 	bool no_mw;
+	bool mw_unbounded;            /* rxe's windows (fv_set_...) */
+	bool not_rxe;                 /* report another vendor */
 	int live;                     /* library-side objects alive */
 	int live_kind[FV_KINDS];
 	struct fv_stats stats;
@@ -751,7 +754,7 @@ int ibv_query_device(struct ibv_context *context,
 	(void)context;
 	memset(device_attr, 0, sizeof(*device_attr));
 	/* As rxe reports itself. */
-	device_attr->vendor_id = 0xffffff;
+	device_attr->vendor_id = fab.not_rxe ? 0x02c9 : 0xffffff;
 	device_attr->max_qp_wr = 16384;
 	device_attr->max_sge = 32;
 	device_attr->max_cqe = 65536;
@@ -946,8 +949,17 @@ static uint8_t *remote_range(struct fv_pd *p, uint32_t rkey, uint64_t addr,
 
 	for (w = p->mws; w != NULL; w = w->next) {
 		if (w->bound && w->mw.rkey == rkey) {
-			if ((w->access & access) != access || addr < w->addr ||
-			    length > w->length || addr - w->addr > w->length - length) {
+			uint64_t lo = w->addr;
+			uint64_t len = w->length;
+
+			if (fab.mw_unbounded) {
+				/* As rxe (6.1) checks: against the range of
+				 * the registration the window is bound to. */
+				lo = (uint64_t)(uintptr_t)w->mr->mr.addr;
+				len = w->mr->mr.length;
+			}
+			if ((w->access & access) != access || addr < lo ||
+			    length > len || addr - lo > len - length) {
 				return NULL;
 			}
 			return (uint8_t *)(uintptr_t)addr;
@@ -1510,6 +1522,7 @@ static enum ibv_wc_status execute(struct fv_qp *q, const struct ibv_send_wr *wr,
 			return IBV_WC_MW_BIND_ERR;
 		}
 		w->bound = true;
+		w->mr = m;
 		w->mw.rkey = wr->bind_mw.rkey;
 		w->addr = b->addr;
 		w->length = b->length;
@@ -2118,6 +2131,8 @@ int fv_reset(void)
 	}
 	memset(&fab.stats, 0, sizeof(fab.stats));
 	fab.no_mw = false;
+	fab.mw_unbounded = false;
+	fab.not_rxe = false;
 	if (fab.live != 0) {
 		int k;
 
@@ -2141,4 +2156,14 @@ void fv_get_stats(struct fv_stats *stats)
 void fv_set_memory_windows(bool on)
 {
 	fab.no_mw = !on;
+}
+
+void fv_set_windows_unbounded(bool on)
+{
+	fab.mw_unbounded = on;
+}
+
+void fv_set_rxe(bool on)
+{
+	fab.not_rxe = !on;
 }

@@ -80,6 +80,22 @@ void fv_get_stats(struct fv_stats *stats);
 void fv_set_memory_windows(bool on);
 
 /**
+ * Windows as rxe (Linux 6.1) bounds them (@p on): an access through a
+ * bound window's rkey is checked against the registration the window is
+ * bound to, not the window's own range (measured in the soft-RoCE guest:
+ * a window over 4 KiB of a 64 KiB registration let the peer write all 64
+ * KiB). The device still reports itself as rxe (vendor 0xffffff). Reset
+ * by fv_reset().
+ */
+void fv_set_windows_unbounded(bool on);
+
+/**
+ * Whether the device reports itself as rxe (vendor id 0xffffff, the
+ * default) or as another vendor's (@p on false). Reset by fv_reset().
+ */
+void fv_set_rxe(bool on);
+
+/**
  * A scripted listener at @p port: each rdma_connect() to it is accepted at
  * once with the given RDMA read limits, and becomes a peer for
  * fv_peer_next().

@@ -1211,9 +1211,13 @@ static void test_hostile_disconnect_during_rdma(void **state)
  * one byte before and after, with the wrong access, with another
  * exposure's rkey over this one's range, and after the exposure was
  * freed: each fails (and, as on rxe, the failed access breaks the
- * connection, so each probe gets a connection of its own).
+ * connection, so each probe gets a connection of its own). On rxe a
+ * window's accesses are checked against the registration under it, not
+ * the window (fv_set_windows_unbounded()): the windows variant runs on
+ * such a device too, where before the fix a write one byte before the
+ * window (and anywhere in the lent buffer) went through.
  */
-static void exposure_probe(void **state, bool windows)
+static void exposure_probe(void **state, bool windows, bool rxe)
 {
 	enum { P_OK, P_BEFORE, P_AFTER, P_ACCESS, P_OTHER, P_FREED, P_N };
 	int probe;
@@ -1236,6 +1240,10 @@ static void exposure_probe(void **state, bool windows)
 		enum ibv_wc_status st;
 
 		fv_set_memory_windows(windows);
+		/* rxe's windows are bounded by the registration under them
+		 * only; another device's by themselves. */
+		fv_set_rxe(rxe);
+		fv_set_windows_unbounded(rxe);
 		script_connect(*state, &s, NULL);
 		assert_int_equal(smbdirect_conn_uses_memory_windows(s.conn),
 				 windows);
@@ -1311,12 +1319,20 @@ static void exposure_probe(void **state, bool windows)
 
 static void test_hostile_exposure_windows(void **state)
 {
-	exposure_probe(state, true);
+	exposure_probe(state, true, false);
+}
+
+/* The same probes on a device whose windows do not bound the access
+ * themselves (rxe: only the registration under the window is checked):
+ * the library must not expose more than the window all the same. */
+static void test_hostile_exposure_windows_rxe(void **state)
+{
+	exposure_probe(state, true, true);
 }
 
 static void test_hostile_exposure_regions(void **state)
 {
-	exposure_probe(state, false);
+	exposure_probe(state, false, true);
 }
 
 /* --- the receive queue for smbdirect_recv_send() -------------------------------- */
@@ -1505,6 +1521,7 @@ int main(void)
 		TH(test_hostile_32_descriptors),
 		TH(test_hostile_disconnect_during_rdma),
 		TH(test_hostile_exposure_windows),
+		TH(test_hostile_exposure_windows_rxe),
 		TH(test_hostile_exposure_regions),
 		TH(test_hostile_receive_queue_bounded),
 		TH(test_hostile_free_during_completions),

@@ -19,7 +19,7 @@ cmake --build "$work/build" -j"$(nproc)" >"$work/build.log"
 cmake --install "$work/build" >"$work/install.log"
 
 programs="$(find "$prefix/bin" -mindepth 1 -printf '%f\n' | sort | tr '\n' ' ')"
-[ "$programs" = "smbdirect-bridge smbdirect-perf " ] ||
+[ "$programs" = "smbdirect-bridge smbdirect-perf smbdirect-torture " ] ||
 	{ echo "unexpected programs in bin/: $programs"; exit 1; }
 
 libdir="$(dirname "$(find "$prefix" -name smbdirect.pc | head -1)")/.."

@@ -29,7 +29,7 @@ case "$seconds" in
 esac
 [ "$seconds" -ge 1 ] || usage
 
-targets=(fuzz_codec fuzz_engine)
+targets=(fuzz_codec fuzz_engine fuzz_bridge)
 for t in "${targets[@]}"; do
 	if [ ! -x "$build/test/fuzz/$t" ]; then
 		echo "run-fuzz: $build/test/fuzz/$t not found; configure with" \

@@ -199,8 +199,11 @@ struct smbdirect_conn_handlers {
 	/**
 	 * An upper-layer message arrived. @p data is valid only during the
 	 * call; a message that fitted in one receive points into the receive
-	 * buffer (no copy). If not set, messages are queued for
-	 * smbdirect_recv_send().
+	 * buffer (no copy). If not set, messages are queued (copied) for
+	 * smbdirect_recv_send(): at most receive_credit_max + 1 of them and
+	 * 4 x max_fragmented_size bytes; beyond that the connection ends
+	 * (SMBDIRECT_REASON_LOCAL_ERROR), so a peer cannot make an
+	 * application that does not read hold more.
 	 */
 	void (*message)(struct smbdirect_conn *conn, const uint8_t *data,
 			size_t length, void *private_data);
@@ -275,6 +278,54 @@ int smbdirect_listen(void *mem_ctx, struct tevent_context *ev,
 		     const struct sockaddr *addr, int backlog,
 		     smbdirect_request_fn on_request, void *private_data,
 		     struct smbdirect_listener **listener);
+
+/** Default of the listener's bound on half-open connections. */
+#define SMBDIRECT_DEFAULT_MAX_HALF_OPEN 128
+/** Default of the listener's bound on half-open connections per peer
+ *  address. */
+#define SMBDIRECT_DEFAULT_MAX_HALF_OPEN_PER_PEER 16
+
+/**
+ * @brief Bound the listener's half-open connections.
+ *
+ * A connection is half open from its connection request until it
+ * negotiated or ended: while the application holds the request, while
+ * smbdirect_accept_send() negotiates in this process, and while a child
+ * that took it (smbdirect_listener_fork(), smbdirect_handoff_child())
+ * negotiates (the child's end of the handoff pipe tells). A request that
+ * would pass either bound is rejected at once, before the application
+ * sees it, and logged (at most one line a second, with the count). So
+ * peers that connect and never negotiate hold at most these many slots,
+ * for at most the negotiate timeout each, and the per-address bound
+ * keeps one peer from taking them all. Defaults:
+ * SMBDIRECT_DEFAULT_MAX_HALF_OPEN and
+ * SMBDIRECT_DEFAULT_MAX_HALF_OPEN_PER_PEER.
+ *
+ * @param listener               The listener.
+ * @param max_half_open          At most this many in all (>= 1).
+ * @param max_half_open_per_peer At most this many from one peer address
+ *                               (>= 1; the port does not count).
+ * @return 0, or EINVAL.
+ */
+int smbdirect_listener_set_limits(struct smbdirect_listener *listener,
+				  unsigned int max_half_open,
+				  unsigned int max_half_open_per_peer);
+
+/**
+ * @brief How many of the listener's connections are half open now (see
+ *        smbdirect_listener_set_limits()).
+ * @param listener The listener.
+ * @return The count.
+ */
+unsigned int smbdirect_listener_half_open(struct smbdirect_listener *listener);
+
+/**
+ * @brief How many connection requests the listener rejected over its
+ *        half-open bounds since it was made.
+ * @param listener The listener.
+ * @return The count.
+ */
+uint64_t smbdirect_listener_rejected(const struct smbdirect_listener *listener);
 
 /**
  * @brief The address the listener is bound to (useful with port 0).

@@ -130,6 +130,7 @@ enum smbdirect_wire_error {
 	SMBDIRECT_WIRE_TOO_MANY,          /**< More descriptors than the caller allows */
 	SMBDIRECT_WIRE_ZERO_LENGTH,       /**< A descriptor of length 0 */
 	SMBDIRECT_WIRE_TOO_LARGE,         /**< Total length above the limit */
+	SMBDIRECT_WIRE_RANGE_WRAPS,       /**< A descriptor's Offset + Length passes 2^64 */
 };
 
 /**
@@ -244,8 +245,10 @@ size_t smbdirect_buffer_descriptors_encode(
  *        3.1.4.3 and 3.1.4.4: the total is bounded by MaxReadWriteSize).
  *
  * The length must be a non-zero multiple of 16, there must be at most
- * @p max_count entries, no entry may have Length 0, and the sum of the
- * lengths (computed without overflow) must not exceed @p max_total.
+ * @p max_count entries, no entry may have Length 0 or a range that runs
+ * past the end of the 64-bit address space (Offset + Length > 2^64), and
+ * the sum of the lengths (computed without overflow) must not exceed
+ * @p max_total.
  *
  * @param buf       The list as received (for SMB2, the Channel info).
  * @param len       Its length in bytes.

@@ -33,6 +33,8 @@ const char *smbdirect_wire_error_string(enum smbdirect_wire_error error)
 		return "zero-length";
 	case SMBDIRECT_WIRE_TOO_LARGE:
 		return "too-large";
+	case SMBDIRECT_WIRE_RANGE_WRAPS:
+		return "range-wraps";
 	}
 	return "unknown";
 }
@@ -296,6 +298,12 @@ enum smbdirect_wire_error smbdirect_buffer_descriptors_decode(
 		descs[i].length = sd_get_le32(p + 12);
 		if (descs[i].length == 0) {
 			return SMBDIRECT_WIRE_ZERO_LENGTH;
+		}
+		/* 2.2.3.1: Offset is the first byte of a registered buffer
+		 * of Length bytes: the buffer cannot run past 2^64 (an
+		 * RDMA work request built from it would wrap). */
+		if (descs[i].offset > UINT64_MAX - descs[i].length + 1) {
+			return SMBDIRECT_WIRE_RANGE_WRAPS;
 		}
 		/* Each length is < 2^32 and n < 2^60, so sum cannot wrap. */
 		sum += descs[i].length;

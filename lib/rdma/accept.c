@@ -95,10 +95,14 @@ struct tevent_req *smbdirect_accept_send(void *mem_ctx,
 			     "creating the connection");
 		return tevent_req_post(req, ev);
 	}
-	/* The connection owns id and channel from here. */
+	/* The connection owns id and channel from here, and the request's
+	 * place in the half-open count. */
 	conn->own_cm_channel = true;
 	request->id = NULL;
 	request->channel = NULL;
+	sd_half_open_move(&conn->half_open, &request->half_open);
+	conn->handoff_fd = request->handoff_fd;
+	request->handoff_fd = -1;
 	state->conn = conn;
 	snprintf(conn->peer, sizeof(conn->peer), "%s", request->peer);
 

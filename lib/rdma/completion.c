@@ -36,9 +36,11 @@ static void handle_wc(struct smbdirect_conn *conn, const struct ibv_wc *wc,
 {
 	unsigned int tag = (unsigned int)(wc->wr_id & SD_WR_TAG_MASK);
 
-	if (conn->ended) {
+	if (conn->ended || conn->free_pending) {
 		/* Everything pending was failed at the end; what the QP
-		 * flushes now refers to nothing alive. */
+		 * flushes now refers to nothing alive. Freed from a
+		 * callback (by the application): the rest of the batch is
+		 * for a connection it no longer has. */
 		return;
 	}
 	if (tag == SD_WR_RECV) {
@@ -119,7 +121,7 @@ int sd_conn_poll_cq(struct smbdirect_conn *conn)
 		/* What this batch of completions made us send goes down
 		 * now, as one chain. */
 		sd_send_batch_flush(conn);
-	} while (n == SD_POLL_BATCH);
+	} while (n == SD_POLL_BATCH && !conn->free_pending);
 	if (n < 0) {
 		sd_conn_fail(conn, SMBDIRECT_REASON_TRANSPORT_ERROR,
 			     "ibv_poll_cq failed");

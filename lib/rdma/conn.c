@@ -21,6 +21,13 @@ static int conn_destructor(struct smbdirect_conn *conn)
 		conn->free_pending = true;
 		return -1;
 	}
+	/* Requests and exposures the application still holds no longer
+	 * point here (their destructors would touch freed memory); they
+	 * never complete: the application freed their connection. */
+	sd_orphan_requests(conn);
+	sd_rdma_orphan_all(conn);
+	sd_exposures_orphan(conn);
+	sd_conn_half_open_done(conn);
 	TALLOC_FREE(conn->timer);
 	TALLOC_FREE(conn->cq_fde);
 	/* Synchronous with the RDMA thread: no event or failed post of ours
@@ -52,6 +59,7 @@ struct smbdirect_conn *sd_conn_new(TALLOC_CTX *mem_ctx,
 	conn->cm_channel = channel;
 	conn->id = id;
 	conn->timer_at = SMBDIRECT_NO_EXPIRY;
+	conn->handoff_fd = -1;
 	sd_format_addr(rdma_get_peer_addr(id), conn->peer, sizeof(conn->peer));
 	memcpy(&conn->local_addr, rdma_get_local_addr(id),
 	       sizeof(conn->local_addr));

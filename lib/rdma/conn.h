@@ -58,10 +58,16 @@
 #define SD_RDMA_WR_BUDGET 64u
 /* Completions taken per ibv_poll_cq call. */
 #define SD_POLL_BATCH 16
+/* Messages waiting for smbdirect_recv_send() hold at most this many
+ * times max_fragmented_size bytes (and at most receive_credit_max + 1
+ * messages): a peer cannot make an application that does not read hold
+ * more (docs/robustness.md, "Memory per connection"). */
+#define SD_RECV_QUEUE_FRAGMENTED_MAX 4u
 
 struct sd_rdma_op;
 struct sd_send_req;
 struct sd_recv_req;
+struct sd_half_open;
 
 /* A received message waiting for smbdirect_recv_send(). */
 struct sd_queued_msg {
@@ -105,6 +111,10 @@ struct smbdirect_conn {
 	uint8_t initiator_depth;
 	/* Exposures use type-2 memory windows (else per-I/O MRs). */
 	bool use_mw;
+	/* ... each bound to a registration of its own range, because the
+	 * device checks a window's accesses against the registration under
+	 * it, not the window (rxe, memory.c). */
+	bool mw_own_mr;
 
 	/* receive pool: one registered region of recv_count slots */
 	uint8_t *recv_mem;
@@ -138,6 +148,7 @@ struct smbdirect_conn {
 	uint32_t recv_queue_capacity;
 	uint32_t recv_queue_first;
 	uint32_t recv_queue_count;
+	uint64_t recv_queue_bytes;
 
 	/* RDMA operations: waiting for SQ room, and posted (in order) */
 	struct sd_rdma_op *rdma_waiting;
@@ -165,6 +176,11 @@ struct smbdirect_conn {
 	 * succeeded (conn->connected) or the connection ended first. */
 	void (*setup_done)(struct smbdirect_conn *conn, void *arg);
 	void *setup_arg;
+	/* Accepted: its place in the listener's half-open count (or, in a
+	 * forked child, the end of the handoff pipe whose closing tells the
+	 * parent), until it negotiated or ended (listen.c). */
+	struct sd_half_open *half_open;
+	int handoff_fd;
 
 	struct smbdirect_conn_stats stats;
 };
@@ -327,6 +343,8 @@ void sd_verbs_release(struct smbdirect_conn *conn);
 
 /* The peer invalidated `rkey` (send-with-invalidate). */
 void sd_exposure_invalidated(struct smbdirect_conn *conn, uint32_t rkey);
+/* The connection is being freed: its exposures forget it. */
+void sd_exposures_orphan(struct smbdirect_conn *conn);
 
 /* --- rdma_io.c ---------------------------------------------------------- */
 
@@ -337,6 +355,8 @@ void sd_rdma_completed(struct smbdirect_conn *conn, struct sd_rdma_op *op,
 		       const struct ibv_wc *wc);
 /* Fail every RDMA operation (connection ended). */
 void sd_rdma_fail_all(struct smbdirect_conn *conn);
+/* The connection is being freed: its RDMA operations forget it. */
+void sd_rdma_orphan_all(struct smbdirect_conn *conn);
 
 /* --- messages.c --------------------------------------------------------- */
 
@@ -350,6 +370,8 @@ void sd_queue_message(struct smbdirect_conn *conn, const uint8_t *data,
 		      size_t length);
 /* Fail every waiting send and receive request (the connection ended). */
 void sd_fail_requests(struct smbdirect_conn *conn);
+/* The connection is being freed: its requests forget it. */
+void sd_orphan_requests(struct smbdirect_conn *conn);
 
 /* --- transport.c -------------------------------------------------------- */
 
@@ -414,6 +436,15 @@ struct smbdirect_listener {
 	void *private_data;
 	struct sockaddr_storage address;
 	pid_t pid;        /* the process that listens */
+	/* Connections between their request and the end of negotiation
+	 * (smbdirect_listener_set_limits()). */
+	struct sd_half_open *half_open;
+	unsigned int half_open_count;
+	unsigned int max_half_open;
+	unsigned int max_half_open_per_peer;
+	uint64_t rejected;          /* requests refused over a limit */
+	uint64_t rejected_logged;   /* ... of which told in the log */
+	uint64_t rejected_log_at;   /* when the log last told (ns) */
 };
 
 /* A connection request that arrived at a listener. */
@@ -424,9 +455,26 @@ struct smbdirect_conn_request {
 	uint8_t responder_resources;
 	uint8_t initiator_depth;
 	char peer[80];
+	/* Its place in the listener's half-open count, or NULL. */
+	struct sd_half_open *half_open;
+	/* In a forked child: the handoff pipe's end, closed when the
+	 * connection negotiated or ended (the parent's count), or -1. */
+	int handoff_fd;
 };
 
 /* Give the request's id an event channel of its own (rdma_migrate_id). */
 int sd_request_migrate(struct smbdirect_conn_request *r);
+
+/* The half-open count (listen.c). A place is held by one pointer (a
+ * request's, then its connection's): move it there, or give it back
+ * (NULL is fine). A place whose connection went to a forked child is
+ * held by the parent's end of the handoff pipe instead, and given back
+ * when the child closes its end. */
+void sd_half_open_move(struct sd_half_open **to, struct sd_half_open **from);
+void sd_half_open_release(struct sd_half_open **place);
+void sd_half_open_to_child(struct sd_half_open **place, int fd);
+/* A connection negotiated or ended: its place (or its child's handoff
+ * end) is given back. */
+void sd_conn_half_open_done(struct smbdirect_conn *conn);
 
 #endif

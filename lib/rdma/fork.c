@@ -99,7 +99,13 @@ static int child_migrate(struct smbdirect_handoff *h,
 	if (write(h->fds[1], &answer, 1) != 1 && ret == 0) {
 		ret = EPIPE;
 	}
-	close(h->fds[1]);
+	if (ret == 0) {
+		/* Kept until the connection negotiated or ended: closing it
+		 * gives the parent its half-open place back. */
+		r->handoff_fd = h->fds[1];
+	} else {
+		close(h->fds[1]);
+	}
 	t_end = sd_now();
 	if (ret != 0 || t_end - h->t_fork > HANDOFF_SLOW_NS) {
 		/* Where a slow or failed child spent its time: until it first
@@ -197,14 +203,18 @@ int smbdirect_handoff_parent(struct smbdirect_handoff *h, pid_t pid)
 	} else {
 		close(h->fds[1]);
 	}
-	close(h->fds[0]);
+	/* parent_wait() closed our copy of the child's end. */
 	if (why == NULL) {
 		/* The child owns the id now. rdma_destroy_id here would fail
 		 * (EINVAL) and free nothing; the parent forgets it, which
-		 * leaves librdmacm's small per-id record (documented). */
+		 * leaves librdmacm's small per-id record (documented). Its
+		 * half-open place stays until the child closes its end of
+		 * the pipe (negotiated, ended, or exited). */
 		r->id = NULL;
+		sd_half_open_to_child(&r->half_open, h->fds[0]);
 		ret = 0;
 	} else {
+		close(h->fds[0]);
 		sd_log(SMBDIRECT_LOG_WARNING, NULL, r->peer,
 		       "child %d did not take the connection: %s; rejected",
 		       (int)pid, why);

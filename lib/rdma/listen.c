@@ -11,10 +11,208 @@
  * alike.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conn.h"
+#include "list.h"
+
+/* One connection between its request and the end of its negotiation:
+ * what the listener's limits count. */
+struct sd_half_open {
+	struct sd_half_open *prev, *next;
+	struct smbdirect_listener *listener;
+	/* The pointer that holds it (a request's or a connection's), set
+	 * to NULL if the listener goes first; NULL once a child holds it. */
+	struct sd_half_open **holder;
+	/* The parent's end of a forked child's handoff pipe: readable
+	 * (EOF) when the child's connection negotiated or ended. */
+	int fd;
+	struct sockaddr_storage addr; /* the peer's, port 0 */
+};
+
+static int half_open_destructor(struct sd_half_open *h)
+{
+	struct smbdirect_listener *l = h->listener;
+
+	SD_LIST_REMOVE(l->half_open, h);
+	l->half_open_count -= 1;
+	if (h->holder != NULL) {
+		*h->holder = NULL;
+	}
+	if (h->fd >= 0) {
+		close(h->fd);
+	}
+	return 0;
+}
+
+void sd_half_open_release(struct sd_half_open **place)
+{
+	if (place != NULL && *place != NULL) {
+		struct sd_half_open *h = *place;
+
+		h->holder = NULL;
+		*place = NULL;
+		talloc_free(h);
+	}
+}
+
+void sd_half_open_move(struct sd_half_open **to, struct sd_half_open **from)
+{
+	*to = *from;
+	*from = NULL;
+	if (*to != NULL) {
+		(*to)->holder = to;
+	}
+}
+
+void sd_half_open_to_child(struct sd_half_open **place, int fd)
+{
+	struct sd_half_open *h = *place;
+
+	if (h == NULL) {
+		close(fd);
+		return;
+	}
+	*place = NULL;
+	h->holder = NULL;
+	h->fd = fd;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+void sd_conn_half_open_done(struct smbdirect_conn *conn)
+{
+	sd_half_open_release(&conn->half_open);
+	if (conn->handoff_fd >= 0) {
+		close(conn->handoff_fd);
+		conn->handoff_fd = -1;
+	}
+}
+
+/* Give back the places of forked children that negotiated or ended (they
+ * closed their end of the handoff pipe, or exited). */
+static void half_open_reap(struct smbdirect_listener *l)
+{
+	struct pollfd pfd[64];
+	struct sd_half_open *batch[64];
+	struct sd_half_open *h = l->half_open;
+
+	while (h != NULL) {
+		nfds_t n = 0;
+		nfds_t i;
+
+		for (; h != NULL && n < 64; h = h->next) {
+			if (h->fd >= 0) {
+				pfd[n].fd = h->fd;
+				pfd[n].events = POLLIN;
+				pfd[n].revents = 0;
+				batch[n++] = h;
+			}
+		}
+		if (n == 0 || poll(pfd, n, 0) <= 0) {
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			char c;
+
+			if (pfd[i].revents == 0) {
+				continue;
+			}
+			/* EOF (or an error): the child is done with it. A
+			 * byte would be a child that says more than its
+			 * first word: taken as done too. */
+			if (read(pfd[i].fd, &c, 1) >= 0 || errno != EAGAIN) {
+				talloc_free(batch[i]);
+			}
+		}
+	}
+}
+
+static bool same_host(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family) {
+		return false;
+	}
+	if (a->ss_family == AF_INET) {
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
+	}
+	return true;
+}
+
+static void host_of(const struct sockaddr *sa, struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (sa == NULL) {
+		return;
+	}
+	if (sa->sa_family == AF_INET) {
+		memcpy(out, sa, sizeof(struct sockaddr_in));
+		((struct sockaddr_in *)out)->sin_port = 0;
+	} else if (sa->sa_family == AF_INET6) {
+		memcpy(out, sa, sizeof(struct sockaddr_in6));
+		((struct sockaddr_in6 *)out)->sin6_port = 0;
+	} else {
+		out->ss_family = sa->sa_family;
+	}
+}
+
+/* Whether the listener takes one more half-open connection from `addr`;
+ * if not, why. */
+static const char *half_open_refusal(struct smbdirect_listener *l,
+				     const struct sockaddr_storage *addr,
+				     unsigned int *from_peer)
+{
+	struct sd_half_open *h;
+
+	half_open_reap(l);
+	*from_peer = 0;
+	for (h = l->half_open; h != NULL; h = h->next) {
+		if (same_host(&h->addr, addr)) {
+			*from_peer += 1;
+		}
+	}
+	if (l->half_open_count >= l->max_half_open) {
+		return "the listener's limit";
+	}
+	if (*from_peer >= l->max_half_open_per_peer) {
+		return "the limit per peer address";
+	}
+	return NULL;
+}
+
+/* Refuse a request over a limit; say so in the log at most once a
+ * second (a flood must not flood the log), with the count since. */
+static void half_open_reject(struct smbdirect_listener *l,
+			     const char *peer, const char *why,
+			     unsigned int from_peer)
+{
+	uint64_t now = sd_now();
+
+	l->rejected += 1;
+	if (l->rejected_logged == 0 ||
+	    now - l->rejected_log_at >= 1000000000ull) {
+		sd_log(SMBDIRECT_LOG_NOTICE, NULL, peer,
+		       "connection request rejected: %u half-open "
+		       "connections, %u from this address (limits %u and %u "
+		       "per address): %s; %llu rejected since the last such "
+		       "line",
+		       l->half_open_count, from_peer, l->max_half_open,
+		       l->max_half_open_per_peer, why,
+		       (unsigned long long)(l->rejected - l->rejected_logged));
+		l->rejected_logged = l->rejected;
+		l->rejected_log_at = now;
+	}
+}
 
 /* Runs where sd_call() runs it. */
 static int reject_fn(void *arg)
@@ -32,6 +230,10 @@ static int request_destructor(struct smbdirect_conn_request *r)
 		sd_call(reject_fn, r->id);
 	}
 	sd_channel_free(r->channel);
+	sd_half_open_release(&r->half_open);
+	if (r->handoff_fd >= 0) {
+		close(r->handoff_fd);
+	}
 	return 0;
 }
 
@@ -39,6 +241,10 @@ static void listener_event(const struct sd_cm_event *event, void *priv)
 {
 	struct smbdirect_listener *l = priv;
 	struct smbdirect_conn_request *r;
+	struct sd_half_open *h;
+	struct sockaddr_storage addr;
+	unsigned int from_peer;
+	const char *why;
 
 	if (event->error != 0) {
 		sd_log(SMBDIRECT_LOG_ERROR, NULL, NULL,
@@ -55,15 +261,38 @@ static void listener_event(const struct sd_cm_event *event, void *priv)
 		       rdma_event_str(event->type));
 		return;
 	}
+	host_of(rdma_get_peer_addr(event->id), &addr);
+	why = half_open_refusal(l, &addr, &from_peer);
+	if (why != NULL) {
+		char peer[80];
+
+		sd_format_addr(rdma_get_peer_addr(event->id), peer,
+			       sizeof(peer));
+		sd_call(reject_fn, event->id);
+		half_open_reject(l, peer, why, from_peer);
+		return;
+	}
 	r = talloc_zero(l, struct smbdirect_conn_request);
-	if (r == NULL) {
+	h = talloc_zero(l, struct sd_half_open);
+	if (r == NULL || h == NULL) {
+		talloc_free(r);
+		talloc_free(h);
 		sd_call(reject_fn, event->id);
 		return;
 	}
+	h->listener = l;
+	h->fd = -1;
+	h->addr = addr;
+	SD_LIST_ADD_END(l->half_open, h);
+	l->half_open_count += 1;
+	talloc_set_destructor(h, half_open_destructor);
 	r->listener = l;
 	r->id = event->id;
 	r->responder_resources = event->responder_resources;
 	r->initiator_depth = event->initiator_depth;
+	r->handoff_fd = -1;
+	r->half_open = h;
+	h->holder = &r->half_open;
 	sd_format_addr(rdma_get_peer_addr(event->id), r->peer, sizeof(r->peer));
 	talloc_set_destructor(r, request_destructor);
 	l->on_request(l, r, l->private_data);
@@ -75,6 +304,9 @@ static int listener_destructor(struct smbdirect_listener *l)
 		/* Freed in a forked child (smbd frees its parent's state
 		 * there): the listener is the parent's. */
 		smbdirect_listener_forget(l);
+	}
+	while (l->half_open != NULL) {
+		talloc_free(l->half_open);
 	}
 	TALLOC_FREE(l->watch);
 	sd_id_free(l->id);
@@ -102,6 +334,10 @@ void smbdirect_listener_forget(struct smbdirect_listener *listener)
 		listener->channel = NULL;
 	}
 	listener->id = NULL;
+	/* The parent's count: its pipes' ends are copies here (closed). */
+	while (listener->half_open != NULL) {
+		talloc_free(listener->half_open);
+	}
 }
 
 /* Runs where sd_call() runs it. */
@@ -140,6 +376,8 @@ int smbdirect_listen(void *mem_ctx, struct tevent_context *ev,
 	l->on_request = on_request;
 	l->private_data = private_data;
 	l->backlog = backlog;
+	l->max_half_open = SMBDIRECT_DEFAULT_MAX_HALF_OPEN;
+	l->max_half_open_per_peer = SMBDIRECT_DEFAULT_MAX_HALF_OPEN_PER_PEER;
 	memcpy(&l->address, addr, len);
 	talloc_set_destructor(l, listener_destructor);
 	l->channel = sd_channel_new(&ret);
@@ -167,6 +405,30 @@ const struct sockaddr *
 smbdirect_listener_address(const struct smbdirect_listener *listener)
 {
 	return (const struct sockaddr *)&listener->address;
+}
+
+int smbdirect_listener_set_limits(struct smbdirect_listener *listener,
+				  unsigned int max_half_open,
+				  unsigned int max_half_open_per_peer)
+{
+	if (listener == NULL || max_half_open == 0 ||
+	    max_half_open_per_peer == 0) {
+		return EINVAL;
+	}
+	listener->max_half_open = max_half_open;
+	listener->max_half_open_per_peer = max_half_open_per_peer;
+	return 0;
+}
+
+unsigned int smbdirect_listener_half_open(struct smbdirect_listener *listener)
+{
+	half_open_reap(listener);
+	return listener->half_open_count;
+}
+
+uint64_t smbdirect_listener_rejected(const struct smbdirect_listener *listener)
+{
+	return listener->rejected;
 }
 
 const char *

@@ -158,7 +158,9 @@ static int exposure_destructor(struct smbdirect_exposure *x)
 
 /* Bind a type-2 window over the range: the bind goes through the send
  * queue ahead of whatever message carries the descriptor, so the window is
- * valid before the peer can learn of it. */
+ * valid before the peer can learn of it. It is bound to the buffer's
+ * registration, or, on a device that bounds window accesses by the
+ * registration only (rxe), to one of the exposed range's own. */
 static int expose_mw(struct smbdirect_exposure *x,
 		     struct smbdirect_buffer *buffer, size_t offset,
 		     size_t length, int access)
@@ -168,8 +170,23 @@ static int expose_mw(struct smbdirect_exposure *x,
 	struct ibv_send_wr wr;
 	int ret;
 
+	struct ibv_mr *under = buffer->mr;
+
 	if (conn->sq_used >= conn->sq_depth) {
 		return EBUSY;
+	}
+	if (conn->mw_own_mr) {
+		/* The device bounds a window's accesses by the registration
+		 * under it only (verbs.c): that registration is the exposed
+		 * range and nothing more. Local access only; the window
+		 * gives the remote access, and Send-with-Invalidate still
+		 * kills the window's rkey. */
+		x->mr = reg_mr(conn->pd, buffer->data + offset, length,
+			       IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_MW_BIND);
+		if (x->mr == NULL) {
+			return errno != 0 ? errno : ENOMEM;
+		}
+		under = x->mr;
 	}
 	ret = sd_call(alloc_mw_fn, &c);
 	if (ret != 0) {
@@ -183,7 +200,7 @@ static int expose_mw(struct smbdirect_exposure *x,
 	wr.send_flags = IBV_SEND_SIGNALED;
 	wr.bind_mw.mw = x->mw;
 	wr.bind_mw.rkey = x->rkey;
-	wr.bind_mw.bind_info.mr = buffer->mr;
+	wr.bind_mw.bind_info.mr = under;
 	wr.bind_mw.bind_info.addr = (uint64_t)(uintptr_t)(buffer->data + offset);
 	wr.bind_mw.bind_info.length = length;
 	wr.bind_mw.bind_info.mw_access_flags = (unsigned int)access;
@@ -262,6 +279,16 @@ bool smbdirect_exposure_invalidated(const struct smbdirect_exposure *exposure)
 bool smbdirect_conn_uses_memory_windows(const struct smbdirect_conn *conn)
 {
 	return conn->use_mw;
+}
+
+void sd_exposures_orphan(struct smbdirect_conn *conn)
+{
+	while (conn->exposures != NULL) {
+		struct smbdirect_exposure *x = conn->exposures;
+
+		SD_LIST_REMOVE(conn->exposures, x);
+		x->linked = false;
+	}
 }
 
 void sd_exposure_invalidated(struct smbdirect_conn *conn, uint32_t rkey)

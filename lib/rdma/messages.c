@@ -82,6 +82,22 @@ void sd_fail_requests(struct smbdirect_conn *conn)
 	}
 }
 
+void sd_orphan_requests(struct smbdirect_conn *conn)
+{
+	while (conn->send_reqs != NULL) {
+		struct sd_send_req *s = conn->send_reqs;
+
+		SD_LIST_REMOVE(conn->send_reqs, s);
+		s->queued = false;
+	}
+	while (conn->recv_reqs != NULL) {
+		struct sd_recv_req *r = conn->recv_reqs;
+
+		SD_LIST_REMOVE(conn->recv_reqs, r);
+		r->linked = false;
+	}
+}
+
 static struct tevent_req *send_common(void *mem_ctx, struct tevent_context *ev,
 				      struct smbdirect_conn *conn,
 				      const struct iovec *iov, int iovcnt,
@@ -184,6 +200,21 @@ void sd_queue_message(struct smbdirect_conn *conn, const uint8_t *data,
 			     conn->recv_queue_count);
 		return;
 	}
+	if (conn->recv_queue_bytes + length >
+	    (uint64_t)SD_RECV_QUEUE_FRAGMENTED_MAX *
+		    conn->settings.max_fragmented_size) {
+		/* Bounded in bytes too: each message may be a reassembled
+		 * one of max_fragmented_size, and the receives it came in
+		 * are reposted (and granted) at once. */
+		sd_conn_fail(conn, SMBDIRECT_REASON_LOCAL_ERROR,
+			     "%llu bytes in %u messages waiting for the "
+			     "application, the next of %zu would pass %u x "
+			     "MaxFragmentedSize",
+			     (unsigned long long)conn->recv_queue_bytes,
+			     conn->recv_queue_count, length,
+			     SD_RECV_QUEUE_FRAGMENTED_MAX);
+		return;
+	}
 	slot = (conn->recv_queue_first + conn->recv_queue_count) %
 	       conn->recv_queue_capacity;
 	q = &conn->recv_queue[slot];
@@ -195,6 +226,7 @@ void sd_queue_message(struct smbdirect_conn *conn, const uint8_t *data,
 	}
 	q->length = length;
 	conn->recv_queue_count += 1;
+	conn->recv_queue_bytes += length;
 }
 
 static int recv_req_destructor(struct sd_recv_req *r)
@@ -226,6 +258,7 @@ struct tevent_req *smbdirect_recv_send(void *mem_ctx,
 		r->data = talloc_steal(r, q->data);
 		r->length = q->length;
 		q->data = NULL;
+		conn->recv_queue_bytes -= q->length;
 		conn->recv_queue_first =
 			(conn->recv_queue_first + 1) % conn->recv_queue_capacity;
 		conn->recv_queue_count -= 1;

@@ -50,6 +50,9 @@ static void op_unlink(struct sd_rdma_op *op)
 {
 	struct smbdirect_conn *conn = op->conn;
 
+	if (conn == NULL) {
+		return;
+	}
 	if (op->linked_waiting) {
 		SD_LIST_REMOVE(conn->rdma_waiting, op);
 		op->linked_waiting = false;
@@ -61,6 +64,9 @@ static void op_unlink(struct sd_rdma_op *op)
 
 static int op_destructor(struct sd_rdma_op *op)
 {
+	if (op->conn == NULL) {
+		return 0; /* its connection was freed first */
+	}
 	if (op->wr_posted != op->wr_completed && !op->conn->ended) {
 		/* Work requests still reference the caller's memory: the
 		 * only safe way out is to end the connection. */
@@ -263,6 +269,22 @@ void sd_rdma_fail_all(struct smbdirect_conn *conn)
 	}
 }
 
+void sd_rdma_orphan_all(struct smbdirect_conn *conn)
+{
+	while (conn->rdma_waiting != NULL) {
+		struct sd_rdma_op *op = conn->rdma_waiting;
+
+		op_unlink(op);
+		op->conn = NULL;
+	}
+	while (conn->rdma_posted != NULL) {
+		struct sd_rdma_op *op = conn->rdma_posted;
+
+		op_unlink(op);
+		op->conn = NULL;
+	}
+}
+
 static struct tevent_req *rdma_common(
 	void *mem_ctx, struct tevent_context *ev, struct smbdirect_conn *conn,
 	bool write, struct smbdirect_buffer *local, size_t offset,
@@ -294,7 +316,10 @@ static struct tevent_req *rdma_common(
 		return tevent_req_post(req, ev);
 	}
 	for (i = 0; i < count; i++) {
-		if (remote[i].length == 0) {
+		/* [MS-SMBD] 2.2.3.1: no empty descriptor, none whose range
+		 * runs past 2^64 (its work requests would wrap around). */
+		if (remote[i].length == 0 ||
+		    remote[i].offset > UINT64_MAX - remote[i].length + 1) {
 			tevent_req_error(req, EINVAL);
 			return tevent_req_post(req, ev);
 		}

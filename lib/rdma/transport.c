@@ -137,6 +137,7 @@ static void cb_connected(void *priv, const struct smbdirect_params *params)
 
 	(void)params;
 	conn->connected = true;
+	sd_conn_half_open_done(conn);
 	if (conn->setup_done != NULL) {
 		void (*fn)(struct smbdirect_conn *, void *) = conn->setup_done;
 
@@ -149,6 +150,11 @@ static void cb_deliver(void *priv, const uint8_t *data, size_t length)
 {
 	struct smbdirect_conn *conn = priv;
 
+	if (conn->free_pending) {
+		/* The application freed the connection from a callback:
+		 * nothing more of it reaches the application. */
+		return;
+	}
 	if (conn->handlers.message != NULL) {
 		conn->handlers.message(conn, data, length,
 				       conn->handlers_private);
@@ -169,6 +175,7 @@ static void cb_terminated(void *priv, enum smbdirect_reason reason,
 
 	conn->ended = true;
 	conn->reason = reason;
+	sd_conn_half_open_done(conn);
 	snprintf(conn->detail, sizeof(conn->detail), "%s", detail);
 	if (reason != SMBDIRECT_REASON_LOCAL_CLOSE) {
 		sd_log(reason_level(reason), conn, NULL,
@@ -188,7 +195,8 @@ static void cb_terminated(void *priv, enum smbdirect_reason reason,
 		fn(conn, conn->setup_arg);
 		return;
 	}
-	if (conn->connected && conn->handlers.disconnected != NULL) {
+	if (conn->connected && conn->handlers.disconnected != NULL &&
+	    !conn->free_pending) {
 		conn->handlers.disconnected(conn, reason, conn->detail,
 					    conn->handlers_private);
 	}

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,10 @@ struct fv_id {
 	uint32_t remote_qp_num;   /* the active side's QP (passive ids) */
 	uint32_t qp_num;          /* this id's QP, once connected */
 	bool scripted;            /* owned by the fabric, not the library */
+	bool aborted;             /* its scripted client went away first */
+	/* RDMA read limits agreed with a scripted server (0: the device's) */
+	uint8_t rd_atomic;
+	uint8_t dest_rd_atomic;
 };
 
 struct fv_mr {
@@ -60,6 +65,7 @@ struct fv_mr {
 struct fv_mw {
 	struct ibv_mw mw;
 	struct fv_mw *next;
+	struct fv_mr *mr;         /* the registration it is bound to */
 	bool bound;
 	uint64_t addr;
 	uint64_t length;
@@ -68,6 +74,7 @@ struct fv_mw {
 
 struct fv_pd {
 	struct ibv_pd pd;
+	struct fv_pd *next_all;
 	struct fv_mr *mrs;
 	struct fv_mw *mws;
 	bool scripted;
@@ -94,6 +101,17 @@ struct fv_recv {
 	int num_sge;
 };
 
+/* A send work request held while its peer stalls (fv_peer_stall()): the
+ * request, its scatter list, and for sends a copy of the bytes as they
+ * were at post time (the library may reuse an inline send's memory). */
+struct fv_held {
+	struct fv_held *next;
+	struct ibv_send_wr wr;
+	struct ibv_sge sge[32];
+	uint8_t *bytes;
+	size_t length;
+};
+
 struct fv_qp {
 	struct ibv_qp qp;
 	struct fv_qp *next_all;
@@ -104,6 +122,7 @@ struct fv_qp {
 	uint32_t max_send_sge;
 	uint32_t max_inline;
 	bool scripted;
+	struct fv_held *held_head, *held_tail;
 };
 
 struct fv_peer {
@@ -115,6 +134,11 @@ struct fv_peer {
 	struct fv_pd *pd;             /* its exposures */
 	struct fv_msg *inbox;
 	size_t inbox_count, inbox_capacity;
+	bool client;      /* connected to a library listener */
+	bool accepted;    /* the library accepted it (client peers) */
+	bool rejected;    /* the library rejected it (client peers) */
+	bool rnr;         /* posts no receives: sends to it fail RNR */
+	bool stalled;     /* the library's work requests to it are held */
 };
 
 struct fv_script {
@@ -142,10 +166,13 @@ static struct {
 	struct fv_qp *qps;
 	struct fv_peer *peers;
 	struct fv_script *scripts;
+	struct fv_pd *pds;
 	uint32_t next_qp_num;
 	uint32_t next_key;
 	uint16_t next_port;
 	bool no_mw;
+	bool mw_unbounded;            /* rxe's windows (fv_set_...) */
+	bool not_rxe;                 /* report another vendor */
 	int live;                     /* library-side objects alive */
 	int live_kind[FV_KINDS];
 	struct fv_stats stats;
@@ -515,6 +542,15 @@ int rdma_connect(struct rdma_cm_id *id, struct rdma_conn_param *conn_param)
 			}
 			p.responder_resources = s->responder_resources;
 			p.initiator_depth = s->initiator_depth;
+			/* What rdma_cm agrees on for this side's QP. */
+			i->rd_atomic = conn_param->initiator_depth <
+						       s->responder_resources
+					       ? conn_param->initiator_depth
+					       : s->responder_resources;
+			i->dest_rd_atomic = conn_param->responder_resources <
+							    s->initiator_depth
+						    ? conn_param->responder_resources
+						    : s->initiator_depth;
 			queue_event(i, RDMA_CM_EVENT_CONNECT_RESPONSE, 0, i, &p);
 			return 0;
 		}
@@ -556,12 +592,22 @@ int rdma_accept(struct rdma_cm_id *id, struct rdma_conn_param *conn_param)
 	struct fv_id *c = (struct fv_id *)id;
 	struct rdma_conn_param p = *conn_param;
 
+	if (c->peer == NULL && c->aborted) {
+		/* The client went away before our answer: rdma_cm reports
+		 * the connection error later, as the REP times out. */
+		c->qp_num = conn_param->qp_num;
+		queue_event(c, RDMA_CM_EVENT_CONNECT_ERROR, -ETIMEDOUT, c, NULL);
+		return 0;
+	}
 	if (c->peer == NULL) {
 		errno = ENOTCONN;
 		return -1;
 	}
 	c->qp_num = conn_param->qp_num;
 	link_qps(c->qp_num, c->remote_qp_num);
+	if (c->script != NULL) {
+		c->script->accepted = true;
+	}
 	queue_event(c->peer, RDMA_CM_EVENT_CONNECT_RESPONSE, 0, c->peer, &p);
 	return 0;
 }
@@ -584,6 +630,9 @@ int rdma_reject(struct rdma_cm_id *id, const void *private_data,
 
 	(void)private_data;
 	(void)private_data_len;
+	if (c->script != NULL && !c->script->accepted) {
+		c->script->rejected = true;
+	}
 	if (c->peer != NULL) {
 		queue_event(c->peer, RDMA_CM_EVENT_REJECTED, 28, c->peer, NULL);
 		c->peer->peer = NULL;
@@ -607,7 +656,6 @@ int rdma_migrate_id(struct rdma_cm_id *id, struct rdma_event_channel *channel)
 int rdma_init_qp_attr(struct rdma_cm_id *id, struct ibv_qp_attr *qp_attr,
 		      int *qp_attr_mask)
 {
-	(void)id;
 	switch (qp_attr->qp_state) {
 	case IBV_QPS_INIT:
 		qp_attr->port_num = 1;
@@ -615,11 +663,16 @@ int rdma_init_qp_attr(struct rdma_cm_id *id, struct ibv_qp_attr *qp_attr,
 				IBV_QP_PORT | IBV_QP_ACCESS_FLAGS;
 		return 0;
 	case IBV_QPS_RTR:
-		qp_attr->max_dest_rd_atomic = 128;
+		qp_attr->max_dest_rd_atomic =
+			((struct fv_id *)id)->dest_rd_atomic > 0
+				? ((struct fv_id *)id)->dest_rd_atomic
+				: 128;
 		*qp_attr_mask = IBV_QP_STATE | IBV_QP_MAX_DEST_RD_ATOMIC;
 		return 0;
 	case IBV_QPS_RTS:
-		qp_attr->max_rd_atomic = 128;
+		qp_attr->max_rd_atomic = ((struct fv_id *)id)->rd_atomic > 0
+						 ? ((struct fv_id *)id)->rd_atomic
+						 : 128;
 		qp_attr->retry_cnt = 6;
 		qp_attr->rnr_retry = 0;
 		*qp_attr_mask = IBV_QP_STATE | IBV_QP_MAX_QP_RD_ATOMIC;
@@ -701,7 +754,7 @@ int ibv_query_device(struct ibv_context *context,
 	(void)context;
 	memset(device_attr, 0, sizeof(*device_attr));
 	/* As rxe reports itself. */
-	device_attr->vendor_id = 0xffffff;
+	device_attr->vendor_id = fab.not_rxe ? 0x02c9 : 0xffffff;
 	device_attr->max_qp_wr = 16384;
 	device_attr->max_sge = 32;
 	device_attr->max_cqe = 65536;
@@ -736,6 +789,8 @@ static struct ibv_pd *pd_new(struct ibv_context *ctx, bool scripted)
 	}
 	p->pd.context = ctx;
 	p->scripted = scripted;
+	p->next_all = fab.pds;
+	fab.pds = p;
 	live_add(FV_PD, scripted, 1);
 	return &p->pd;
 }
@@ -749,8 +804,16 @@ int ibv_dealloc_pd(struct ibv_pd *pd)
 {
 	struct fv_pd *p = (struct fv_pd *)pd;
 
+	struct fv_pd **pp;
+
 	if (p->mrs != NULL || p->mws != NULL) {
 		return EBUSY;
+	}
+	for (pp = &fab.pds; *pp != NULL; pp = &(*pp)->next_all) {
+		if (*pp == p) {
+			*pp = p->next_all;
+			break;
+		}
 	}
 	live_add(FV_PD, p->scripted, -1);
 	free(p);
@@ -886,8 +949,17 @@ static uint8_t *remote_range(struct fv_pd *p, uint32_t rkey, uint64_t addr,
 
 	for (w = p->mws; w != NULL; w = w->next) {
 		if (w->bound && w->mw.rkey == rkey) {
-			if ((w->access & access) != access || addr < w->addr ||
-			    length > w->length || addr - w->addr > w->length - length) {
+			uint64_t lo = w->addr;
+			uint64_t len = w->length;
+
+			if (fab.mw_unbounded) {
+				/* As rxe (6.1) checks: against the range of
+				 * the registration the window is bound to. */
+				lo = (uint64_t)(uintptr_t)w->mr->mr.addr;
+				len = w->mr->mr.length;
+			}
+			if ((w->access & access) != access || addr < lo ||
+			    length > len || addr - lo > len - length) {
 				return NULL;
 			}
 			return (uint8_t *)(uintptr_t)addr;
@@ -1163,11 +1235,38 @@ static void flush_rq(struct fv_qp *q)
 	}
 }
 
+static void held_free(struct fv_held *h)
+{
+	free(h->bytes);
+	free(h);
+}
+
+/* Held send work requests of a QP in error complete as flushed. */
+static void flush_held(struct fv_qp *q)
+{
+	while (q->held_head != NULL) {
+		struct fv_held *h = q->held_head;
+		struct ibv_wc wc;
+
+		q->held_head = h->next;
+		if (q->held_head == NULL) {
+			q->held_tail = NULL;
+		}
+		memset(&wc, 0, sizeof(wc));
+		wc.wr_id = h->wr.wr_id;
+		wc.status = IBV_WC_WR_FLUSH_ERR;
+		wc.qp_num = q->qp.qp_num;
+		cq_push(q->qp.send_cq, &wc);
+		held_free(h);
+	}
+}
+
 /* The QP fails: whatever it still holds completes as flushed. */
 static void qp_error(struct fv_qp *q)
 {
 	q->qp.state = IBV_QPS_ERR;
 	flush_rq(q);
+	flush_held(q);
 }
 
 int ibv_modify_qp(struct ibv_qp *qp, struct ibv_qp_attr *attr, int attr_mask)
@@ -1197,6 +1296,12 @@ int ibv_destroy_qp(struct ibv_qp *qp)
 		}
 	}
 	live_add(FV_QP, q->scripted, -1);
+	while (q->held_head != NULL) {
+		struct fv_held *h = q->held_head;
+
+		q->held_head = h->next;
+		held_free(h);
+	}
 	free(q->rq);
 	free(q);
 	return 0;
@@ -1271,6 +1376,11 @@ static enum ibv_wc_status deliver(struct fv_qp *to, const uint8_t *data,
 		return IBV_WC_RETRY_EXC_ERR;
 	}
 	if (to->script != NULL) {
+		if (to->script->rnr) {
+			/* The peer posted no receive: RNR retry 0. */
+			fab.stats.rnr_errors += 1;
+			return IBV_WC_RNR_RETRY_EXC_ERR;
+		}
 		if (invalidate) {
 			invalidate_at(to, rkey);
 		}
@@ -1412,6 +1522,7 @@ static enum ibv_wc_status execute(struct fv_qp *q, const struct ibv_send_wr *wr,
 			return IBV_WC_MW_BIND_ERR;
 		}
 		w->bound = true;
+		w->mr = m;
 		w->mw.rkey = wr->bind_mw.rkey;
 		w->addr = b->addr;
 		w->length = b->length;
@@ -1438,15 +1549,84 @@ static enum ibv_wc_opcode wc_opcode(enum ibv_wr_opcode op)
 	}
 }
 
+/* Execute one send work request and complete it. */
+static void run_send_wr(struct fv_qp *q, const struct ibv_send_wr *wr)
+{
+	struct ibv_wc wc;
+	uint32_t byte_len = 0;
+
+	memset(&wc, 0, sizeof(wc));
+	wc.wr_id = wr->wr_id;
+	wc.opcode = wc_opcode(wr->opcode);
+	wc.qp_num = q->qp.qp_num;
+	if (q->qp.state == IBV_QPS_ERR) {
+		wc.status = IBV_WC_WR_FLUSH_ERR;
+	} else {
+		wc.status = execute(q, wr, &byte_len);
+	}
+	wc.byte_len = byte_len;
+	if (wc.status != IBV_WC_SUCCESS ||
+	    (wr->send_flags & IBV_SEND_SIGNALED) != 0) {
+		cq_push(q->qp.send_cq, &wc);
+	}
+	if (wc.status != IBV_WC_SUCCESS) {
+		qp_error(q);
+	}
+}
+
+/* Whether this QP's work requests wait: its scripted peer stalls, or
+ * earlier ones still wait (the send queue runs in order). */
+static bool send_queue_stalled(const struct fv_qp *q)
+{
+	return q->held_head != NULL ||
+	       (q->remote != NULL && q->remote->script != NULL &&
+		q->remote->script->stalled);
+}
+
+/* Keep a copy of a work request for later (fv_peer_stall()). */
+static void hold_send_wr(struct fv_qp *q, const struct ibv_send_wr *wr)
+{
+	struct fv_held *h = calloc(1, sizeof(*h));
+	int i;
+
+	if (h == NULL) {
+		abort();
+	}
+	h->wr = *wr;
+	h->wr.next = NULL;
+	memcpy(h->sge, wr->sg_list, sizeof(*wr->sg_list) * (size_t)wr->num_sge);
+	h->wr.sg_list = h->sge;
+	if (wr->opcode == IBV_WR_SEND || wr->opcode == IBV_WR_SEND_WITH_INV) {
+		/* A send's bytes as they are now: gathered into one entry. */
+		for (i = 0; i < wr->num_sge; i++) {
+			h->length += wr->sg_list[i].length;
+		}
+		h->bytes = malloc(h->length > 0 ? h->length : 1);
+		if (h->bytes == NULL) {
+			abort();
+		}
+		h->length = 0;
+		for (i = 0; i < wr->num_sge; i++) {
+			memcpy(h->bytes + h->length,
+			       (void *)(uintptr_t)wr->sg_list[i].addr,
+			       wr->sg_list[i].length);
+			h->length += wr->sg_list[i].length;
+		}
+	}
+	if (q->held_tail != NULL) {
+		q->held_tail->next = h;
+	} else {
+		q->held_head = h;
+	}
+	q->held_tail = h;
+}
+
 static int op_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 			struct ibv_send_wr **bad)
 {
 	struct fv_qp *q = (struct fv_qp *)qp;
 
 	for (; wr != NULL; wr = wr->next) {
-		struct ibv_wc wc;
-		uint32_t byte_len = 0;
-
 		if (qp->state != IBV_QPS_RTS && qp->state != IBV_QPS_ERR) {
 			*bad = wr;
 			return EINVAL;
@@ -1455,23 +1635,11 @@ static int op_post_send(struct ibv_qp *qp, struct ibv_send_wr *wr,
 			*bad = wr;
 			return EINVAL;
 		}
-		memset(&wc, 0, sizeof(wc));
-		wc.wr_id = wr->wr_id;
-		wc.opcode = wc_opcode(wr->opcode);
-		wc.qp_num = qp->qp_num;
-		if (qp->state == IBV_QPS_ERR) {
-			wc.status = IBV_WC_WR_FLUSH_ERR;
-		} else {
-			wc.status = execute(q, wr, &byte_len);
+		if (qp->state == IBV_QPS_RTS && send_queue_stalled(q)) {
+			hold_send_wr(q, wr);
+			continue;
 		}
-		wc.byte_len = byte_len;
-		if (wc.status != IBV_WC_SUCCESS ||
-		    (wr->send_flags & IBV_SEND_SIGNALED) != 0) {
-			cq_push(qp->send_cq, &wc);
-		}
-		if (wc.status != IBV_WC_SUCCESS) {
-			qp_error(q);
-		}
+		run_send_wr(q, wr);
 	}
 	return 0;
 }
@@ -1669,6 +1837,258 @@ bool fv_peer_disconnected(const struct fv_peer *peer)
 	return peer->id->disconnected || peer->lib_id == NULL;
 }
 
+static struct fv_id *listener_at(uint16_t port)
+{
+	struct fv_id *l;
+
+	for (l = fab.ids; l != NULL; l = l->next_all) {
+		if (l->listening && addr_port(&l->id.route.addr.src_addr) == port) {
+			return l;
+		}
+	}
+	return NULL;
+}
+
+struct fv_peer *fv_script_connect(uint16_t port, const char *src_ip,
+				  uint8_t responder_resources,
+				  uint8_t initiator_depth)
+{
+	struct fv_id *l = listener_at(port);
+	struct fv_id *c;
+	struct fv_peer *p;
+	struct rdma_conn_param param;
+	struct sockaddr_in src;
+
+	if (l == NULL) {
+		return NULL;
+	}
+	c = id_new(l->id.channel, NULL, false);
+	if (c == NULL) {
+		abort();
+	}
+	c->id.verbs = cached_context();
+	memcpy(&c->id.route.addr.src_storage, &l->id.route.addr.src_storage,
+	       sizeof(c->id.route.addr.src_storage));
+	memset(&src, 0, sizeof(src));
+	src.sin_family = AF_INET;
+	src.sin_port = htons(fab.next_port++);
+	if (inet_pton(AF_INET, src_ip != NULL ? src_ip : "10.9.0.1",
+		      &src.sin_addr) != 1) {
+		abort();
+	}
+	memcpy(&c->id.route.addr.dst_storage, &src, sizeof(src));
+	p = peer_new(c);
+	if (p == NULL) {
+		abort();
+	}
+	p->taken = true;
+	p->client = true;
+	c->remote_qp_num = p->qp->qp.qp_num;
+	memset(&param, 0, sizeof(param));
+	/* Seen from the listener, as the kernel reports them. */
+	param.responder_resources = initiator_depth;
+	param.initiator_depth = responder_resources;
+	param.qp_num = p->qp->qp.qp_num;
+	queue_event(l, RDMA_CM_EVENT_CONNECT_REQUEST, 0, c, &param);
+	return p;
+}
+
+bool fv_peer_accepted(const struct fv_peer *peer)
+{
+	return peer->accepted;
+}
+
+bool fv_peer_rejected(const struct fv_peer *peer)
+{
+	return peer->rejected;
+}
+
+void fv_peer_abort(struct fv_peer *peer)
+{
+	struct fv_id *c = peer->lib_id;
+
+	if (c == NULL) {
+		return;
+	}
+	if (!peer->accepted) {
+		/* Gone before the library answered. */
+		c->peer = NULL;
+		c->aborted = true;
+		peer->id->peer = NULL;
+		peer->id->disconnected = true;
+		return;
+	}
+	fv_peer_disconnect(peer);
+}
+
+void fv_peer_set_rnr(struct fv_peer *peer, bool on)
+{
+	peer->rnr = on;
+}
+
+/* Run the library's held work requests towards `peer`, in order. */
+static void replay_held(struct fv_qp *q)
+{
+	while (q->held_head != NULL) {
+		struct fv_held *h = q->held_head;
+		struct ibv_wc wc;
+
+		q->held_head = h->next;
+		if (q->held_head == NULL) {
+			q->held_tail = NULL;
+		}
+		if (h->bytes == NULL || q->qp.state == IBV_QPS_ERR) {
+			run_send_wr(q, &h->wr);
+			held_free(h);
+			continue;
+		}
+		memset(&wc, 0, sizeof(wc));
+		wc.wr_id = h->wr.wr_id;
+		wc.opcode = IBV_WC_SEND;
+		wc.qp_num = q->qp.qp_num;
+		wc.byte_len = (uint32_t)h->length;
+		wc.status = deliver(q->remote, h->bytes, h->length,
+				    h->wr.opcode == IBV_WR_SEND_WITH_INV,
+				    h->wr.invalidate_rkey);
+		if (wc.status != IBV_WC_SUCCESS ||
+		    (h->wr.send_flags & IBV_SEND_SIGNALED) != 0) {
+			cq_push(q->qp.send_cq, &wc);
+		}
+		held_free(h);
+		if (wc.status != IBV_WC_SUCCESS) {
+			qp_error(q);
+		}
+	}
+}
+
+void fv_peer_stall(struct fv_peer *peer, bool on)
+{
+	struct fv_qp *lib = peer->qp->remote;
+
+	peer->stalled = on;
+	if (!on && lib != NULL) {
+		replay_held(lib);
+	}
+}
+
+size_t fv_peer_lib_held_reads(const struct fv_peer *peer)
+{
+	const struct fv_qp *lib = peer->qp->remote;
+	const struct fv_held *h;
+	size_t n = 0;
+
+	for (h = lib != NULL ? lib->held_head : NULL; h != NULL; h = h->next) {
+		n += h->wr.opcode == IBV_WR_RDMA_READ;
+	}
+	return n;
+}
+
+size_t fv_peer_lib_held(const struct fv_peer *peer)
+{
+	const struct fv_qp *lib = peer->qp->remote;
+	const struct fv_held *h;
+	size_t n = 0;
+
+	for (h = lib != NULL ? lib->held_head : NULL; h != NULL; h = h->next) {
+		n += 1;
+	}
+	return n;
+}
+
+void fv_peer_vanish(struct fv_peer *peer)
+{
+	if (peer->qp->remote != NULL) {
+		/* Held work requests now go nowhere: they fail like any
+		 * other (the transport's retries run out). */
+		struct fv_qp *lib = peer->qp->remote;
+
+		peer->stalled = false;
+		lib->remote = NULL;
+		peer->qp->remote = NULL;
+		replay_held(lib);
+	}
+	peer->id->disconnected = true;
+}
+
+void fv_peer_qp_error(struct fv_peer *peer)
+{
+	if (peer->qp->remote != NULL) {
+		qp_error(peer->qp->remote);
+	}
+}
+
+enum ibv_wc_status fv_peer_rdma(struct fv_peer *peer, bool write,
+				uint32_t rkey, uint64_t addr, void *buf,
+				size_t length)
+{
+	struct fv_qp *lib = peer->qp->remote;
+	uint8_t *mem;
+
+	if (lib == NULL || lib->qp.state != IBV_QPS_RTS) {
+		return IBV_WC_RETRY_EXC_ERR;
+	}
+	mem = remote_range((struct fv_pd *)lib->qp.pd, rkey, addr, length,
+			   write ? IBV_ACCESS_REMOTE_WRITE
+				 : IBV_ACCESS_REMOTE_READ);
+	if (mem == NULL) {
+		/* The responder (the library's QP) answers with a NAK and
+		 * goes to error, as rxe does for an rkey violation. */
+		fab.stats.access_errors += 1;
+		qp_error(lib);
+		return IBV_WC_REM_ACCESS_ERR;
+	}
+	if (write) {
+		memcpy(mem, buf, length);
+	} else {
+		memcpy(buf, mem, length);
+	}
+	return IBV_WC_SUCCESS;
+}
+
+size_t fv_remote_regions(struct fv_region *out, size_t max)
+{
+	const struct fv_pd *p;
+	size_t n = 0;
+
+	for (p = fab.pds; p != NULL; p = p->next_all) {
+		const struct fv_mr *m;
+		const struct fv_mw *w;
+
+		if (p->scripted) {
+			continue;
+		}
+		for (m = p->mrs; m != NULL; m = m->next) {
+			if ((m->access & (IBV_ACCESS_REMOTE_READ |
+					  IBV_ACCESS_REMOTE_WRITE |
+					  IBV_ACCESS_REMOTE_ATOMIC)) == 0) {
+				continue;
+			}
+			if (n < max) {
+				out[n].addr = (uint64_t)(uintptr_t)m->mr.addr;
+				out[n].length = m->mr.length;
+				out[n].rkey = m->mr.rkey;
+				out[n].access = m->access;
+				out[n].window = false;
+			}
+			n += 1;
+		}
+		for (w = p->mws; w != NULL; w = w->next) {
+			if (!w->bound) {
+				continue;
+			}
+			if (n < max) {
+				out[n].addr = w->addr;
+				out[n].length = w->length;
+				out[n].rkey = w->mw.rkey;
+				out[n].access = w->access;
+				out[n].window = true;
+			}
+			n += 1;
+		}
+	}
+	return n;
+}
+
 /* --- the fabric as a whole --------------------------------------------------- */
 
 static void peer_free(struct fv_peer *p)
@@ -1711,6 +2131,8 @@ int fv_reset(void)
 	}
 	memset(&fab.stats, 0, sizeof(fab.stats));
 	fab.no_mw = false;
+	fab.mw_unbounded = false;
+	fab.not_rxe = false;
 	if (fab.live != 0) {
 		int k;
 
@@ -1734,4 +2156,14 @@ void fv_get_stats(struct fv_stats *stats)
 void fv_set_memory_windows(bool on)
 {
 	fab.no_mw = !on;
+}
+
+void fv_set_windows_unbounded(bool on)
+{
+	fab.mw_unbounded = on;
+}
+
+void fv_set_rxe(bool on)
+{
+	fab.not_rxe = !on;
 }

@@ -80,6 +80,22 @@ void fv_get_stats(struct fv_stats *stats);
 void fv_set_memory_windows(bool on);
 
 /**
+ * Windows as rxe (Linux 6.1) bounds them (@p on): an access through a
+ * bound window's rkey is checked against the registration the window is
+ * bound to, not the window's own range (measured in the soft-RoCE guest:
+ * a window over 4 KiB of a 64 KiB registration let the peer write all 64
+ * KiB). The device still reports itself as rxe (vendor 0xffffff). Reset
+ * by fv_reset().
+ */
+void fv_set_windows_unbounded(bool on);
+
+/**
+ * Whether the device reports itself as rxe (vendor id 0xffffff, the
+ * default) or as another vendor's (@p on false). Reset by fv_reset().
+ */
+void fv_set_rxe(bool on);
+
+/**
  * A scripted listener at @p port: each rdma_connect() to it is accepted at
  * once with the given RDMA read limits, and becomes a peer for
  * fv_peer_next().
@@ -128,5 +144,88 @@ void fv_peer_disconnect(struct fv_peer *peer);
 
 /** Whether the library disconnected (or destroyed its id). */
 bool fv_peer_disconnected(const struct fv_peer *peer);
+
+/**
+ * A scripted client: connect to the library's listener at @p port from
+ * @p src_ip (dotted IPv4; NULL: 10.9.0.1), offering the given RDMA read
+ * limits. The listener gets RDMA_CM_EVENT_CONNECT_REQUEST; the returned
+ * peer is connected once the library accepts (fv_peer_accepted()). The
+ * library's messages land in the peer's inbox; it sends with
+ * fv_peer_send().
+ * @return The peer, or NULL if nobody listens at @p port.
+ */
+struct fv_peer *fv_script_connect(uint16_t port, const char *src_ip,
+				  uint8_t responder_resources,
+				  uint8_t initiator_depth);
+
+/** Whether the library accepted this scripted client. */
+bool fv_peer_accepted(const struct fv_peer *peer);
+
+/** Whether the library rejected this scripted client (rdma_reject). */
+bool fv_peer_rejected(const struct fv_peer *peer);
+
+/**
+ * The scripted client goes away: before the library accepted, its
+ * rdma_accept() then ends in RDMA_CM_EVENT_CONNECT_ERROR (the answer
+ * times out); after, as fv_peer_disconnect().
+ */
+void fv_peer_abort(struct fv_peer *peer);
+
+/**
+ * The peer posts no receives (@p on): every send of the library's to it
+ * fails with IBV_WC_RNR_RETRY_EXC_ERR, as on a wire with RNR retry 0.
+ */
+void fv_peer_set_rnr(struct fv_peer *peer, bool on);
+
+/**
+ * The peer stops acknowledging (@p on): the library's send work requests
+ * to it (sends, RDMA, window binds behind them) are held, uncompleted,
+ * in order; off runs them. A QP in error flushes them.
+ */
+void fv_peer_stall(struct fv_peer *peer, bool on);
+
+/** How many of the library's work requests to @p peer are held. */
+size_t fv_peer_lib_held(const struct fv_peer *peer);
+
+/** How many of those are RDMA reads. */
+size_t fv_peer_lib_held_reads(const struct fv_peer *peer);
+
+/**
+ * The peer vanishes without a disconnect: no rdma_cm event reaches the
+ * library; its QP no longer reaches anything (sends and RDMA fail with
+ * IBV_WC_RETRY_EXC_ERR, held ones too).
+ */
+void fv_peer_vanish(struct fv_peer *peer);
+
+/** The library's QP of this connection goes to error (receives flush). */
+void fv_peer_qp_error(struct fv_peer *peer);
+
+/**
+ * The peer RDMA-writes @p length bytes of @p buf into (or reads them
+ * from) the library's memory at @p addr through @p rkey.
+ * @return IBV_WC_SUCCESS, or IBV_WC_REM_ACCESS_ERR when the rkey does not
+ *         give that access to that whole range (the library's QP then
+ *         goes to error, as rxe's responder does), or
+ *         IBV_WC_RETRY_EXC_ERR when the connection is gone.
+ */
+enum ibv_wc_status fv_peer_rdma(struct fv_peer *peer, bool write,
+				uint32_t rkey, uint64_t addr, void *buf,
+				size_t length);
+
+/** One region of the library's memory a peer can reach. */
+struct fv_region {
+	uint64_t addr;
+	uint64_t length;
+	uint32_t rkey;
+	unsigned int access;  /**< IBV_ACCESS_* */
+	bool window;          /**< a bound memory window (else an MR) */
+};
+
+/**
+ * Every region of the library's memory that allows remote access now:
+ * MRs registered with a REMOTE_* flag, and bound memory windows.
+ * @return How many there are (only the first @p max are written).
+ */
+size_t fv_remote_regions(struct fv_region *out, size_t max);
 
 #endif

@@ -224,9 +224,15 @@ expected_descriptor_error(const uint8_t *msg, size_t len, size_t max_count,
 	}
 	for (i = 0; i < len / 16; i++) {
 		uint32_t length = le32(msg + i * 16 + 12);
+		uint64_t offset = (uint64_t)le32(msg + i * 16) |
+				  (uint64_t)le32(msg + i * 16 + 4) << 32;
 
 		if (length == 0) {
 			return SMBDIRECT_WIRE_ZERO_LENGTH;
+		}
+		/* The last byte, offset + length - 1, must not wrap. */
+		if (offset + (length - 1) < offset) {
+			return SMBDIRECT_WIRE_RANGE_WRAPS;
 		}
 		sum += length;
 		if (sum > max_total) {

@@ -2,8 +2,8 @@
 """Write the seed corpora of the fuzz targets (test/fuzz/corpus/).
 
 The seeds are committed; run this only to regenerate them after changing
-an input layout (see the comments at the top of fuzz_codec.c and
-fuzz_engine.c). Usage: python3 test/fuzz/gen_seeds.py
+an input layout (see the comments at the top of fuzz_codec.c,
+fuzz_engine.c and fuzz_bridge.c). Usage: python3 test/fuzz/gen_seeds.py
 """
 import os
 import struct
@@ -197,6 +197,85 @@ CODEC = {
 }
 
 
+# fuzz_bridge: max_descs (1 byte), max_total (4 bytes), then one SMB2
+# transport message ([MS-SMB2] 2.2).
+def smb2_hdr(command, mid=1, flags=0, next_command=0, status=0):
+    return (b'\xfeSMB' + u16(64) + u16(1) + u32(status) + u16(command) +
+            u16(1) + u32(flags) + u32(next_command) + struct.pack('<Q', mid) +
+            u32(0) + u32(1) + struct.pack('<Q', 0x42) + b'\0' * 16)
+
+
+def rw_fixed(command, channel, length=0, remaining=0, chinfo=b'',
+             data_offset=0x70, data=b''):
+    if command == 8:  # READ ([MS-SMB2] 2.2.19)
+        fixed = (u16(49) + u8(0) + u8(0) + u32(length) +
+                 struct.pack('<Q', 0) + b'\1' * 16 + u32(0) + u32(channel) +
+                 u32(remaining) + u16(0x70 if chinfo else 0) +
+                 u16(len(chinfo)))
+    else:  # WRITE ([MS-SMB2] 2.2.21)
+        fixed = (u16(49) + u16(data_offset) + u32(length) +
+                 struct.pack('<Q', 0) + b'\1' * 16 + u32(channel) +
+                 u32(remaining) + u16(0x70 if chinfo else 0) +
+                 u16(len(chinfo)) + u32(0))
+    assert len(fixed) == 48
+    return fixed + (chinfo or data)
+
+
+def bridge_seed(msg, max_descs=16, max_total=8388608):
+    return u8(max_descs) + u32(max_total) + msg
+
+
+def read_rsp(n, remaining=0, status=0):
+    return (smb2_hdr(8, flags=1, status=status) + u16(17) + u8(0x50) + u8(0) +
+            u32(n) + u32(remaining) + u32(0) + b'\x5a' * n)
+
+
+def negotiate_rsp(dialect):
+    return (smb2_hdr(0, flags=1) + u16(65) + u16(1) + u16(dialect) + u16(0) +
+            b'\2' * 16 + u32(0x7f) + u32(8388608) + u32(8388608) +
+            u32(8388608) + b'\0' * 16 + u16(0x80) + u16(0) + u32(0))
+
+
+RDMA_READ = smb2_hdr(8) + rw_fixed(8, 1, length=8192,
+                                   chinfo=descs((0x1000, 7, 4096),
+                                                (0x9000, 8, 4096)))
+RDMA_WRITE = smb2_hdr(9) + rw_fixed(9, 2, remaining=4096,
+                                    chinfo=descs((0x1000, 7, 4096)),
+                                    data_offset=0)
+INLINE_WRITE = smb2_hdr(9) + rw_fixed(9, 0, length=100, data=b'w' * 100)
+INLINE_READ = smb2_hdr(8) + rw_fixed(8, 0, length=65536)
+
+
+def compound(*pdus):
+    out = b''
+    for i, p in enumerate(pdus):
+        if i + 1 < len(pdus):
+            p = p + b'\0' * (-len(p) % 8)
+            p = p[:20] + u32(len(p)) + p[24:]
+        out += p
+    return out
+
+
+BRIDGE = {
+    'read-rdma': bridge_seed(RDMA_READ),
+    'write-rdma': bridge_seed(RDMA_WRITE),
+    'write-rdma-31-descriptors': bridge_seed(
+        smb2_hdr(9) + rw_fixed(9, 1, remaining=31 * 4096, data_offset=0,
+                               chinfo=descs(*[(0x1000 * i, i, 4096)
+                                              for i in range(31)])),
+        max_descs=32),
+    'write-inline': bridge_seed(INLINE_WRITE),
+    'read-inline': bridge_seed(INLINE_READ),
+    'read-response': bridge_seed(read_rsp(200)),
+    'read-response-rdma': bridge_seed(read_rsp(0, remaining=65536)),
+    'negotiate-0300': bridge_seed(negotiate_rsp(0x0300)),
+    'negotiate-0311': bridge_seed(negotiate_rsp(0x0311)),
+    'compound-three': bridge_seed(compound(INLINE_WRITE, RDMA_READ,
+                                           read_rsp(16))),
+    'transform': bridge_seed(b'\xfdSMB' + b'\0' * 48),
+}
+
+
 def write(kind, seeds):
     d = os.path.join(HERE, 'corpus', kind)
     os.makedirs(d, exist_ok=True)
@@ -208,3 +287,4 @@ def write(kind, seeds):
 if __name__ == '__main__':
     write('engine', ENGINE)
     write('codec', CODEC)
+    write('bridge', BRIDGE)

@@ -714,7 +714,8 @@ static void test_2_2_3_1_descriptors_decode_sum_does_not_wrap(void **state)
 
 	(void)state;
 	for (i = 0; i < 8; i++) {
-		descs[i].offset = UINT64_MAX - (uint64_t)i;
+		/* High addresses whose ranges still end below 2^64. */
+		descs[i].offset = UINT64_MAX - 0xFFFFFFFFull * (uint64_t)(i + 1) + 1;
 		descs[i].token = 0xFFFFFFFFu;
 		descs[i].length = 0xFFFFFFFFu;
 	}
@@ -743,7 +744,7 @@ static void test_2_2_3_1_descriptors_decode_sum_does_not_wrap(void **state)
  * input (encoders report failure by returning 0, checked above). */
 static void test_2_2_every_wire_error_reachable(void **state)
 {
-	bool seen[SMBDIRECT_WIRE_TOO_LARGE + 1];
+	bool seen[SMBDIRECT_WIRE_RANGE_WRAPS + 1];
 	struct smbdirect_negotiate_request req;
 	struct smbdirect_negotiate_response rsp;
 	struct smbdirect_data_header hdr;
@@ -781,7 +782,11 @@ static void test_2_2_every_wire_error_reachable(void **state)
 		true;
 	seen[smbdirect_buffer_descriptors_decode(two_descs_bytes, 32, out, 2, 1,
 						 &count, NULL)] = true;
-	for (i = SMBDIRECT_WIRE_OK; i <= SMBDIRECT_WIRE_TOO_LARGE; i++) {
+	memset(zero_len, 0xff, 16); /* Offset 2^64 - 1, Length 0xffffffff */
+	seen[smbdirect_buffer_descriptors_decode(zero_len, 16, out, 2,
+						 UINT64_MAX, &count, NULL)] =
+		true;
+	for (i = SMBDIRECT_WIRE_OK; i <= SMBDIRECT_WIRE_RANGE_WRAPS; i++) {
 		if (!seen[i]) {
 			fail_msg("wire error %d (%s) not reached", i,
 				 smbdirect_wire_error_string(
@@ -794,7 +799,7 @@ static void test_2_2_every_wire_error_reachable(void **state)
  * outside the enum give "unknown", which no real error uses. */
 static void test_2_2_wire_error_strings_distinct(void **state)
 {
-	const int last = SMBDIRECT_WIRE_TOO_LARGE;
+	const int last = SMBDIRECT_WIRE_RANGE_WRAPS;
 	int i;
 	int j;
 

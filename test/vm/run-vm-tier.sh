@@ -46,8 +46,12 @@ esac
 
 # What the guest runs: a private copy, laid out as a build tree.
 stage="$out/stage"
-mkdir -p "$stage/test/vm"
+mkdir -p "$stage/test/vm" "$stage/tools"
 cp "$build/test/vm/sdtest" "$stage/test/vm/"
+# The misbehaving peer of the hostile-peer tests (docs/robustness.md).
+if [ -x "$build/tools/smbdirect-torture" ]; then
+	cp "$build/tools/smbdirect-torture" "$stage/tools/"
+fi
 cp "$here/test/vm/run-vm-tests.sh" "$here/test/vm/valgrind.supp" \
 	"$here/test/common/guest-wait.sh" "$stage/"
 

@@ -53,6 +53,13 @@
  *   rkey-reuse  one good RDMA write, then the exposure is freed and the
  *               server is asked to write through the old descriptor: the
  *               connection must end and the memory stay untouched
+ *   exposure    12 KiB exposed for one RDMA write: it lands there and
+ *               nowhere else; held --idle-ms before and after it is freed
+ *               (for the script's look at the device's MRs); then the
+ *               freed rkey must reach nothing and end the connection
+ *   bounds-low, bounds-high  a write one byte before / past an exposure:
+ *               refused at the device, the connection ends, nothing of
+ *               ours changes
  *   idle        stay idle for --idle-ms (default 5 keepalive intervals)
  *               with keepalive on: the connection must stay up and
  *               keepalives must have been sent and answered
@@ -86,6 +93,12 @@
  *                         --host-fork (default: the listener's), as smbd's
  *                         parent listens in caller mode and its children
  *                         switch identity
+ *   --max-size N          messages: messages of at most N bytes
+ *   --repeat N            client: the test N times, each on a new
+ *                         connection; fails if any run failed
+ *   --max-half-open N, --max-half-open-per-peer N  server: the
+ *                         listener's bounds on negotiating connections
+ *                         (smbdirect_listener_set_limits())
  *   --busy-poll           client: never sleep; take completions with
  *                         smbdirect_conn_poll() from an always-ready fd
  *   --switch-identity     switch this thread's identity around every
@@ -116,7 +129,8 @@
 #include "smbdirect.h"
 #include "smbdirect_rdma.h"
 
-#define MAX_DESCS 16
+/* Windows clients send up to 31 descriptors per request. */
+#define MAX_DESCS 32
 /* Bound on any single wait of the client (a send, an answer). */
 #define WAIT_MS 120000
 /* Accepted lateness of a keepalive timeout under qemu TCG. */
@@ -136,6 +150,13 @@ static uint64_t identity_switches;
 static enum smbdirect_thread_mode thread_mode = SMBDIRECT_THREAD_MODE_CALLER;
 static enum smbdirect_thread_mode child_thread_mode;
 static bool child_thread_mode_set;
+/* client: run the test this many times, a new connection each time. */
+static long repeat = 1;
+/* messages: the largest message (0: the largest allowed). */
+static uint32_t max_size_opt;
+/* Listener bounds on half-open connections (0: the library's). */
+static long max_half_open = -1;
+static long max_half_open_per_peer = -1;
 
 /*
  * smbd's become_user()/unbecome_user(): raw syscalls change only this
@@ -817,6 +838,19 @@ static int run_server(const struct sockaddr *addr, enum fork_mode fork_mode,
 		fprintf(stderr, "server: listen failed: %s\n", strerror(ret));
 		return 1;
 	}
+	if (max_half_open > 0 || max_half_open_per_peer > 0) {
+		ret = smbdirect_listener_set_limits(
+			listener,
+			max_half_open > 0 ? (unsigned int)max_half_open
+					  : SMBDIRECT_DEFAULT_MAX_HALF_OPEN,
+			max_half_open_per_peer > 0
+				? (unsigned int)max_half_open_per_peer
+				: SMBDIRECT_DEFAULT_MAX_HALF_OPEN_PER_PEER);
+		if (ret != 0) {
+			fprintf(stderr, "server: limits: %s\n", strerror(ret));
+			return 1;
+		}
+	}
 	struct reaper reaper = {.srv = &srv, .reaped = &reaped};
 
 	if (fork_mode != FORK_NONE && tevent_add_signal(ev, ev, SIGCHLD, 0, on_sigchld,
@@ -1046,9 +1080,10 @@ static void print_stats(struct client *c, const char *when)
 static uint32_t message_limit(struct client *c)
 {
 	const struct smbdirect_params *p = smbdirect_conn_params(c->conn);
+	uint32_t max = min_u32(p->max_fragmented_send_size,
+			       p->max_fragmented_receive_size);
 
-	return min_u32(p->max_fragmented_send_size,
-		       p->max_fragmented_receive_size);
+	return max_size_opt > 0 ? min_u32(max, max_size_opt) : max;
 }
 
 #define CHECK_EQ(what, got, want)                                           \
@@ -1545,6 +1580,180 @@ static int test_rkey_reuse(struct client *c)
 	return 0;
 }
 
+static bool never(const void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+/* Keep the event loop running for `ms` (answers keepalives meanwhile). */
+static void hold(struct client *c, uint32_t ms)
+{
+	run_until(c->ev, never, NULL, ms);
+}
+
+/* Bytes of `data` in [from, to) that are not `v`: their first offset, or
+ * -1. */
+static long first_changed(const uint8_t *data, size_t from, size_t to,
+			  uint8_t v)
+{
+	size_t i;
+
+	for (i = from; i < to; i++) {
+		if (data[i] != v) {
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
+/*
+ * What the peer can reach of ours, over real verbs (docs/robustness.md,
+ * "Memory exposure"): 12 KiB at +8192 of a 64 KiB buffer are exposed for
+ * one RDMA write. The write lands exactly there (not a byte outside).
+ * With --hold-ms the client then holds the exposure, and after freeing
+ * it, so that the script can read what the device reports as registered
+ * (rdma resource show mr). Then the old descriptor is used again ('Z'):
+ * the server's write must fail and the connection end, and nothing of
+ * ours may change.
+ */
+static int test_exposure(struct client *c)
+{
+	const uint32_t size = 65536;
+	const uint32_t off = 8192;
+	const uint32_t len = 12288;
+	struct smbdirect_buffer *buf = smbdirect_buffer_new(c, c->conn, size);
+	struct smbdirect_buffer_descriptor desc;
+	struct smbdirect_exposure *x;
+	uint8_t msg[5 + 16];
+	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg)};
+	uint8_t *data;
+	uint8_t *expect;
+	size_t got = 0;
+	long at;
+	int ret;
+
+	if (buf == NULL) {
+		fprintf(stderr, "client: no buffer\n");
+		return 1;
+	}
+	data = smbdirect_buffer_data(buf);
+	memset(data, 0xA5, size);
+	x = smbdirect_expose(c, c->conn, buf, off, len, true, &desc, 1, &got);
+	if (x == NULL) {
+		fprintf(stderr, "client: expose: %s\n", strerror(errno));
+		return 1;
+	}
+	msg[0] = 'W';
+	memcpy(msg + 1, &len, 4);
+	smbdirect_buffer_descriptors_encode(&desc, 1, msg + 5, 16);
+	ret = exchange(c, &iov, 1);
+	expect = talloc_size(c, len);
+	fill_pattern(expect, len, len);
+	if (ret != 0 || c->last[0] != 'w' ||
+	    memcmp(data + off, expect, len) != 0) {
+		fprintf(stderr, "client: the RDMA write failed: %s\n",
+			ret != 0 ? strerror(ret) : "wrong answer or data");
+		return 1;
+	}
+	if ((at = first_changed(data, 0, off, 0xA5)) >= 0 ||
+	    (at = first_changed(data, off + len, size, 0xA5)) >= 0) {
+		fprintf(stderr, "client: byte %ld outside the exposure was "
+				"written\n", at);
+		return 1;
+	}
+	printf("client: exposure written, nothing outside; held: rkey "
+	       "0x%08x, %u bytes at buffer +%u (%s), pid %d\n",
+	       desc.token, len, off,
+	       smbdirect_conn_uses_memory_windows(c->conn) ? "memory window"
+							   : "its own MR",
+	       (int)getpid());
+	if (idle_ms > 0) {
+		hold(c, idle_ms);
+	}
+	talloc_free(x);
+	memset(data, 0x5A, size);
+	printf("client: exposure freed\n");
+	if (idle_ms > 0) {
+		hold(c, idle_ms);
+	}
+	msg[0] = 'Z';
+	ret = exchange(c, &iov, 1);
+	if (ret != ENOTCONN) {
+		fprintf(stderr, "client: a write through the freed exposure: "
+				"%s\n",
+			ret == 0 ? "answered" : strerror(ret));
+		return 1;
+	}
+	if ((at = first_changed(data, 0, size, 0x5A)) >= 0) {
+		fprintf(stderr, "client: byte %ld written after the exposure "
+				"was freed\n", at);
+		return 1;
+	}
+	printf("client: the freed rkey reached nothing; connection ended: "
+	       "%s\n", smbdirect_reason_string(c->reason));
+	talloc_free(expect);
+	talloc_free(buf);
+	return 0;
+}
+
+/*
+ * One byte outside the exposed range (bounds-low: the descriptor starts
+ * a byte before it; bounds-high: it ends a byte after): the server's
+ * write must fail at the device, the connection end, and none of our
+ * bytes change, the exposed ones included.
+ */
+static int test_bounds(struct client *c, int shift)
+{
+	const uint32_t size = 65536;
+	const uint32_t off = 8192;
+	const uint32_t len = 4096;
+	struct smbdirect_buffer *buf = smbdirect_buffer_new(c, c->conn, size);
+	struct smbdirect_buffer_descriptor desc;
+	struct smbdirect_exposure *x;
+	uint8_t msg[5 + 16];
+	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg)};
+	uint8_t *data;
+	size_t got = 0;
+	long at;
+	int ret;
+
+	if (buf == NULL) {
+		fprintf(stderr, "client: no buffer\n");
+		return 1;
+	}
+	data = smbdirect_buffer_data(buf);
+	memset(data, 0xA5, size);
+	x = smbdirect_expose(c, c->conn, buf, off, len, true, &desc, 1, &got);
+	if (x == NULL) {
+		fprintf(stderr, "client: expose: %s\n", strerror(errno));
+		return 1;
+	}
+	desc.offset = (uint64_t)((int64_t)desc.offset + shift);
+	msg[0] = 'Z';
+	memcpy(msg + 1, &len, 4);
+	smbdirect_buffer_descriptors_encode(&desc, 1, msg + 5, 16);
+	ret = exchange(c, &iov, 1);
+	if (ret != ENOTCONN) {
+		fprintf(stderr, "client: a write one byte %s the exposure: "
+				"%s\n",
+			shift < 0 ? "before" : "past",
+			ret == 0 ? "answered" : strerror(ret));
+		return 1;
+	}
+	if ((at = first_changed(data, 0, size, 0xA5)) >= 0) {
+		fprintf(stderr, "client: byte %ld was written\n", at);
+		return 1;
+	}
+	printf("client: a write one byte %s the exposure was refused, "
+	       "nothing written; connection ended: %s\n",
+	       shift < 0 ? "before" : "past",
+	       smbdirect_reason_string(c->reason));
+	talloc_free(x);
+	talloc_free(buf);
+	return 0;
+}
+
 /* Keepalive over an idle connection: it stays up (every keepalive had
  * keepalive_timeout_ms to be answered, or the connection would have
  * ended), and the keepalives we sent were answered (each answer is a
@@ -1892,6 +2101,12 @@ static int run_client(const struct sockaddr *addr, const char *test)
 		ret = test_invalidate(c);
 	} else if (strcmp(test, "rkey-reuse") == 0) {
 		ret = test_rkey_reuse(c);
+	} else if (strcmp(test, "exposure") == 0) {
+		ret = test_exposure(c);
+	} else if (strcmp(test, "bounds-low") == 0) {
+		ret = test_bounds(c, -1);
+	} else if (strcmp(test, "bounds-high") == 0) {
+		ret = test_bounds(c, 1);
 	} else if (strcmp(test, "idle") == 0) {
 		ret = test_idle(c);
 	} else if (strcmp(test, "keepalive") == 0) {
@@ -2024,6 +2239,16 @@ int main(int argc, char **argv)
 			keepalive_timeout_ms = parse_number(argv[++i]);
 		} else if (strcmp(argv[i], "--idle-ms") == 0 && i + 1 < argc) {
 			idle_ms = (uint32_t)parse_number(argv[++i]);
+		} else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) {
+			repeat = parse_number(argv[++i]);
+		} else if (strcmp(argv[i], "--max-size") == 0 && i + 1 < argc) {
+			max_size_opt = (uint32_t)parse_number(argv[++i]);
+		} else if (strcmp(argv[i], "--max-half-open") == 0 &&
+			   i + 1 < argc) {
+			max_half_open = parse_number(argv[++i]);
+		} else if (strcmp(argv[i], "--max-half-open-per-peer") == 0 &&
+			   i + 1 < argc) {
+			max_half_open_per_peer = parse_number(argv[++i]);
 		} else if (strcmp(argv[i], "--busy-poll") == 0) {
 			busy_poll = true;
 		} else if (strcmp(argv[i], "--signal-every-ms") == 0 &&
@@ -2071,7 +2296,13 @@ int main(int argc, char **argv)
 		return run_server((struct sockaddr *)&ss, fork_mode, expect);
 	}
 	if (strcmp(argv[1], "client") == 0 && argc >= 5) {
-		i = run_client((struct sockaddr *)&ss, argv[4]);
+		long r;
+		int failed = 0;
+
+		for (r = 0; r < repeat; r++) {
+			failed += run_client((struct sockaddr *)&ss, argv[4]) != 0;
+		}
+		i = failed > 0 ? 1 : 0;
 		if (signal_every_ms > 0) {
 			printf("client: %d SIGALRM caught\n", (int)alarms);
 		}

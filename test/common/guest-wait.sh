@@ -66,3 +66,51 @@ test_verdict() {
 	fi
 	return "$2"
 }
+
+# run_test [--optional|--always] NAME FUNCTION [ARGS...]: run one guest
+# test. Skipped when the caller's list of tests to run (the array $only)
+# is not empty and does not name it; an --optional test runs only when
+# named, an --always one whatever the list. FUNCTION's output goes to
+# $out/NAME.log; the caller's test_begin NAME and test_end hooks run
+# around it if defined. A sanitizer report in $out/NAME.* fails the test.
+# Prints PASS/FAIL (test_verdict) and, on failure, the tail of every
+# $out/NAME.* (valgrind's first report first), prefixed "  | ".
+run_test() {
+	local optional=0 always=0 name start rc f
+	case "$1" in
+	--optional) optional=1; shift ;;
+	--always) always=1; shift ;;
+	esac
+	name=$1
+	shift
+	if [ $always -eq 0 ]; then
+		if [ ${#only[@]} -gt 0 ]; then
+			printf '%s\n' "${only[@]}" | grep -qx "$name" || return 0
+		elif [ $optional -eq 1 ]; then
+			return 0
+		fi
+	fi
+	rm -f "$out/$name".*
+	start=$(ms)
+	if declare -F test_begin >/dev/null; then
+		test_begin "$name"
+	fi
+	"$@" >"$out/$name.log" 2>&1
+	rc=$?
+	if declare -F test_end >/dev/null; then
+		test_end "$name"
+	fi
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$out/$name".* 2>/dev/null; then
+		echo "a sanitizer reported an error (see the logs)" >>"$out/$name.log"
+		rc=1
+	fi
+	if ! test_verdict "$name" $rc "$start"; then
+		for f in "$out/$name".*; do
+			[ -f "$f" ] || continue
+			echo "  | == $(basename "$f")"
+			grep -E '^==[0-9]+==' "$f" | head -n 20 | sed 's/^/  | /'
+			grep -vE '^==[0-9]+==' "$f" | tail -n 20 | sed 's/^/  | /'
+		done
+	fi
+	return $rc
+}

@@ -11,6 +11,8 @@ SG_OUT="${SG_OUT:-${SDVM_OUT:-/tmp}}"  # where smbd's log goes
 SG_SMBD_PORT="${SG_SMBD_PORT:-4450}"   # smbd listens on 127.0.0.1 only
 SG_USER="${SG_USER:-bridge}"
 SG_PASS="${SG_PASS:-Br1dge-pw}"
+SG_SMBD="${SG_SMBD:-smbd}"             # which smbd (the samba tier's own)
+SG_SMBPASSWD="${SG_SMBPASSWD:-smbpasswd}"
 # Conventions: every wait is bounded; a failing function says why on
 # stderr (or through note(), if the caller defines it) and returns non-zero.
 
@@ -87,10 +89,10 @@ EOF
 	id "$SG_USER" >/dev/null 2>&1 || useradd -M -N -s /bin/false "$SG_USER" ||
 		{ echo "setup: useradd failed"; return 1; }
 	printf '%s\n%s\n' "$SG_PASS" "$SG_PASS" |
-		smbpasswd -c "$d/smb.conf" -s -a "$SG_USER" >"$SG_OUT/smbpasswd.log" 2>&1 ||
+		"$SG_SMBPASSWD" -c "$d/smb.conf" -s -a "$SG_USER" >"$SG_OUT/smbpasswd.log" 2>&1 ||
 		{ echo "setup: smbpasswd failed"; cat "$SG_OUT/smbpasswd.log"; return 1; }
 	# Its own session: smbd's exit must not signal the caller.
-	setsid smbd --foreground --no-process-group -s "$d/smb.conf" \
+	setsid "$SG_SMBD" --foreground --no-process-group -s "$d/smb.conf" \
 		>"$SG_OUT/smbd.stdout" 2>&1 &
 	smbd_pid=$!
 	for i in $(seq 1 200); do

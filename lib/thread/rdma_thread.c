@@ -117,6 +117,34 @@ struct sd_watch {
 static pthread_mutex_t mode_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sd_rt *current_rt;
 static _Atomic(struct sd_rt *) current_rt_atomic;
+/* In a forked child: the copy of the parent's thread state, whose thread
+ * does not exist here (set by rt_atfork_child). */
+static struct sd_rt *inherited_rt;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* Every fork() of a process with an RDMA thread, not only the library's
+ * own (sd_rt_fork_*): a host forks for reasons of its own (smbd forks a
+ * child per TCP connection, and more). The child has no RDMA thread, so
+ * it runs in caller-thread mode: a call queued to the parent's thread
+ * would wait forever (measured: a TCP child of smbd hung in
+ * FSCTL_QUERY_NETWORK_INTERFACE_INFO, whose RDMA device probe is an
+ * sd_call). Only this thread runs here, so no lock is taken; mode_lock
+ * may have been held by another thread of the parent: it starts anew. */
+static void rt_atfork_child(void)
+{
+	pthread_mutex_init(&mode_lock, NULL);
+	if (current_rt != NULL) {
+		inherited_rt = current_rt;
+		current_rt = NULL;
+		atomic_store_explicit(&current_rt_atomic, NULL,
+				      memory_order_release);
+	}
+}
+
+static void rt_atfork_register(void)
+{
+	(void)pthread_atfork(NULL, NULL, rt_atfork_child);
+}
 
 struct sd_rt *sd_rt_current(void)
 {
@@ -433,6 +461,7 @@ static int rt_start(struct sd_rt **out)
 	sigset_t old;
 	int ret;
 
+	(void)pthread_once(&atfork_once, rt_atfork_register);
 	if (rt == NULL) {
 		return ENOMEM;
 	}
@@ -634,8 +663,11 @@ void sd_rt_fork_parent(void)
 
 int sd_rt_fork_child(void)
 {
-	struct sd_rt *old = current_rt;
+	/* rt_atfork_child() ran already and moved it aside. */
+	struct sd_rt *old = inherited_rt != NULL ? inherited_rt : current_rt;
 	int ret = 0;
+
+	inherited_rt = NULL;
 
 	/* Only this thread exists here. The parent's thread state (its
 	 * mutex, queue, parked thread) is left as it is and never used: the

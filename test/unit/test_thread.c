@@ -293,6 +293,48 @@ static void test_fork_gives_the_child_its_own_thread(void **state)
 	assert_int_equal(after, parent_thread);
 }
 
+/* A fork() the library is not told about (a host forking for reasons of
+ * its own, as smbd does per TCP connection): the child has no RDMA
+ * thread, runs its calls in the caller's thread and does not hang; the
+ * parent's thread goes on. */
+static void test_plain_fork_child_runs_calls_inline(void **state)
+{
+	pid_t parent_thread = 0;
+	pid_t after = 0;
+	int status = -1;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(sd_call(record_tid, &parent_thread), 0);
+	assert_true(parent_thread != thread_id());
+	pid = fork();
+	if (pid == 0) {
+		pid_t child_thread = 0;
+		int v = 7;
+
+		alarm(10); /* the old code waited forever here */
+		if (sd_rt_current() != NULL ||
+		    smbdirect_get_thread_mode() != SMBDIRECT_THREAD_MODE_CALLER) {
+			_exit(10);
+		}
+		if (sd_call(record_tid, &child_thread) != 0 ||
+		    child_thread != thread_id()) {
+			_exit(11);
+		}
+		errno = 0;
+		if (sd_call(echo_errno, &v) != 7 || errno != 8) {
+			_exit(12);
+		}
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(sd_call(record_tid, &after), 0);
+	assert_int_equal(after, parent_thread);
+}
+
 int main(void)
 {
 	const struct CMUnitTest caller_tests[] = {
@@ -304,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_callers_in_order),
 		cmocka_unit_test(test_mode_switch_stops_and_restarts),
 		cmocka_unit_test(test_fork_gives_the_child_its_own_thread),
+		cmocka_unit_test(test_plain_fork_child_runs_calls_inline),
 	};
 	int failed;
 

@@ -157,7 +157,7 @@ hash_tree() {
 	(cd "$1" && shift && find "$@" -type f -print0 | LC_ALL=C sort -z |
 		xargs -0 sha256sum) | sha256sum | cut -c1-16
 }
-libhash="$(hash_tree "$top" wscript lib include)"
+libhash="$(hash_tree "$top" wscript lib include module/smb2_smbdirect.c module/smb2_smbdirect.h)"
 patchhash="$( (printf '%s\n' "${patches[@]}"
 	for p in "${patches[@]}"; do cat "$top/module/patches/$p"; done) | sha256sum | cut -c1-16)"
 scripthash="$(hash_tree "$here" build.sh waf-install-targets.py)"
@@ -336,6 +336,9 @@ lsd="$tree/third_party/libsmbdirect"
 rm -rf "$lsd"
 mkdir -p "$lsd"
 cp -a "$top/wscript" "$top/lib" "$top/include" "$lsd/"
+# smbd's glue to it (the series builds source3/smbd/smb2_smbdirect.c).
+cp -a "$top/module/smb2_smbdirect.c" "$top/module/smb2_smbdirect.h" \
+	"$tree/source3/smbd/"
 
 # --- 4. configure ----------------------------------------------------------------
 # Again when the options, the series or the library's wscript changed.
@@ -372,8 +375,10 @@ run_logged build env -u LD_PRELOAD PATH="$sys_path" PYTHONHASHSEED=1 \
 	PYTHON=/usr/bin/python3 CFLAGS="$cflags" /usr/bin/python3 "$here/waf-install-targets.py" \
 	install -v -j"$jobs" "${tlist[@]}" --destdir="$stage"
 # ... and the flags reach the compiler.
-if grep -q "third_party/libsmbdirect/lib/.*\.c" "$sc/logs/build.log"; then
-	grep -q -- "'${cflags%% *}'" <<<"$(grep "'../../third_party/libsmbdirect/lib/engine\.c'" "$sc/logs/build.log")" ||
+# (Only when this run compiled it: an incremental build may not.)
+ecc="$(grep "'../../third_party/libsmbdirect/lib/core/engine\.c'" "$sc/logs/build.log" || true)"
+if [ -n "$ecc" ]; then
+	grep -q -- "'${cflags%% *}'" <<<"$ecc" ||
 		die "the compile of libsmbdirect's engine.c did not get $cflags (log $sc/logs/build.log)"
 fi
 # The time spent compiling and linking (up to waf's last command) and

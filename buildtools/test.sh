@@ -136,7 +136,10 @@ check_stage "install + pkg-config consumer" \
 #    - interop (docs/interop.md): the Linux kernel's SMB-Direct peers
 #      (cifs.ko, ksmbd.ko rebuilt with SMB Direct);
 #    - bridge (docs/tools/smbdirect-bridge.md): stock smbclient and
-#      smbtorture through smbdirect-bridge to stock smbd.
+#      smbtorture through smbdirect-bridge to stock smbd;
+#    - samba (docs/samba.md): Samba itself with "smb direct = yes"
+#      (Debian's Samba patched and built by buildtools/samba/build.sh,
+#      cached) serving cifs.ko over RDMA.
 guest_stage() {
 	local name="$1" prefix="$2" log rc npass nfail summary line
 	shift 2
@@ -173,6 +176,8 @@ fi
 guest_stage interop interop bash "$here/test/interop/run-interop-tier.sh" \
 	"$here/build/test-release"
 guest_stage bridge bridge bash "$here/test/interop/run-bridge-tier.sh" \
+	"$here/build/test-release"
+guest_stage samba samba bash "$here/test/samba/run-samba-tier.sh" \
 	"$here/build/test-release"
 
 echo

@@ -36,7 +36,7 @@ interop,bridge,samba          cmd  smbpasswd           samba-common-bin
 interop,bridge,samba          smbmod vfs/xattr_tdb.so  samba-vfs-modules
 interop,bridge,samba          cmd  smbclient           smbclient
 interop,bridge,samba          cmd  smbtorture          samba-testsuite
-interop,samba                 cmd  mount.cifs          cifs-utils
+interop,samba,main            cmd  mount.cifs          cifs-utils
 interop,samba                 cmd  ss                  iproute2
 bridge                        cmd  python3             python3
 '

@@ -35,7 +35,7 @@ prefix="$(bash "$here/buildtools/samba/build.sh")" ||
 out="$(tier_outdir "$build" samba)"
 stage="$out/stage"
 mkdir -p "$stage"
-cp "$here/test/samba/samba-tests.sh" "$here/test/samba/smbd-valgrind.sh" "$here/test/interop/kpeers.sh" \
+cp "$here/test/samba/samba-tests.sh" "$here/test/samba/smbd-valgrind.sh" "$here/test/samba/smbd-valgrind.supp" "$here/test/interop/kpeers.sh" \
 	"$here/test/interop/samba-guest.sh" "$here/test/common/guest-wait.sh" \
 	"$stage/"
 for t in tools/smbdirect-bridge tools/smbdirect-torture test/interop/ioload; do

@@ -19,9 +19,12 @@
 #   OUT       results directory (default $SDVM_OUT/kpeers-perf)
 #   BRIDGE    smbdirect-bridge for the bridge rows (run-kpeers-perf.sh
 #             stages it)
-#   PROFILE   non-empty: after the runs, perf record -a during a ksmbd and
-#             a bridge transfer, then the bridge under callgrind (see
-#             perf_compare, profile_bridge); PROFILE_MB MiB (default 16)
+#   SAMBA_PREFIX  Samba patched for "smb direct = yes" for the samba rows
+#             (buildtools/samba/build.sh's prefix)
+#   PROFILE   non-empty: after the runs, perf record -a during a ksmbd, a
+#             bridge and a Samba transfer, then (unless PROFILE=perf) the
+#             bridge under callgrind (see perf_compare, profile_bridge);
+#             PROFILE_MB MiB (default 16)
 # Exit status: 0 if every row produced every figure, 1 otherwise.
 #
 # Adding a row (e.g. our bridge or our server): write ROW_setup (once per
@@ -163,6 +166,55 @@ smbd_tcp_setup() {
 }
 smbd_tcp_measure() { measure_cpu smbd_tcp "$1" /mnt/bench-smbd-tcp bench-smbd-tcp; }
 
+# --- cifs -> Samba with libsmbdirect ("smb direct = yes") -----------------------
+# The patched smbd ($SAMBA_PREFIX, buildtools/samba/build.sh; staged by
+# run-kpeers-perf.sh) is a second smbd of its own: rdma_cm 5445 on
+# 10.9.0.2 (a second address on dummy0, which rxe0 takes as a GID: the
+# bridge holds 10.9.0.1:5445 and ksmbd rdma_cm 445), TCP on 127.0.0.1:4451
+# only. cifs tries 5445 first, so a mount of //10.9.0.2 reaches it.
+SAMBA_ADDR=10.9.0.2
+samba_lib_pid=
+samba_lib_share=
+samba_lib_setup() {
+	local i saved_pid=${smbd_pid:-} saved_share=${share:-} saved_conf=${conf:-}
+	[ -n "$samba_lib_pid" ] && return 0
+	[ -x "${SAMBA_PREFIX:-}/sbin/smbd" ] || { log "no patched smbd (SAMBA_PREFIX='${SAMBA_PREFIX:-}')"; return 1; }
+	ip addr show dev dummy0 | grep -q " $SAMBA_ADDR/" ||
+		ip addr add "$SAMBA_ADDR/32" dev dummy0 || return 1
+	smbd_pid=
+	SG_WORK=/tmp/kpp-samba-lib SG_OUT="$out/samba-lib" SG_SMBD_PORT=4451 \
+		SG_SMBD="$SAMBA_PREFIX/sbin/smbd" SG_SMBPASSWD="$SAMBA_PREFIX/bin/smbpasswd" \
+		smbd_setup "interfaces = $SAMBA_ADDR/32 127.0.0.1/8" "smb direct = yes" \
+		"smbdirect:ports = 5445" "log level = 1" || return 1
+	samba_lib_pid=$smbd_pid
+	samba_lib_share=$share
+	smbd_pid=$saved_pid
+	share=$saved_share
+	conf=$saved_conf
+	# (smbd logs its listeners at level 3; this smbd logs at 1, as the
+	# stock one: the listener is looked for where rdma_cm shows it.)
+	for i in $(seq 1 200); do
+		rdma resource show cm_id 2>/dev/null | grep -q "LISTEN.* src-addr $SAMBA_ADDR:5445" && return 0
+		sleep 0.1
+	done
+	log "the patched smbd does not listen on rdma_cm $SAMBA_ADDR:5445"
+	return 1
+}
+samba_row_setup() {
+	local vers=$1 id=$2 mp=$3
+	mkdir -p "$out/samba-lib"
+	samba_lib_setup || return 1
+	KP_ADDR=$SAMBA_ADDR KP_USER=$SG_USER KP_PASS=$SG_PASS KP_SHARE=share \
+		kp_mount rdma "$vers" "$mp" || return 1
+	row_pids[$id]="$(pgrep -P "$samba_lib_pid" -n -x smbd)"
+	log "$id: the child smbd serving it: ${row_pids[$id]}"
+}
+samba_measure() { share=$samba_lib_share measure_cpu "$@"; }
+samba_rdma_30_setup() { samba_row_setup 3.0 samba_rdma_30 /mnt/bench-samba-3.0; }
+samba_rdma_30_measure() { samba_measure samba_rdma_30 "$1" /mnt/bench-samba-3.0 bench-samba-3.0; }
+samba_rdma_311_setup() { samba_row_setup 3.1.1 samba_rdma_311 /mnt/bench-samba-3.1.1; }
+samba_rdma_311_measure() { samba_measure samba_rdma_311 "$1" /mnt/bench-samba-3.1.1 bench-samba-3.1.1; }
+
 # --- raw verbs: perftest --------------------------------------------------------
 # perftest_bw PROG RUN [OPTIONS...]: PROG (ib_read_bw or ib_write_bw) -R
 # -s 1M over $size_mb iterations on $KP_ADDR, server and client in this
@@ -234,6 +286,8 @@ add_row cifs_tcp "cifs → ksmbd, TCP $tcp_vers"
 add_row bridge_rdma_30 "cifs → smbdirect-bridge → smbd, SMB Direct 3.0"
 add_row bridge_rdma_311 "cifs → smbdirect-bridge → smbd, SMB Direct 3.1.1"
 add_row smbd_tcp "cifs → smbd, TCP $tcp_vers"
+add_row samba_rdma_30 "cifs → Samba + libsmbdirect, SMB Direct 3.0"
+add_row samba_rdma_311 "cifs → Samba + libsmbdirect, SMB Direct 3.1.1"
 add_row raw_verbs "raw verbs: perftest -R -s 1M (write: ib_read_bw, read: ib_write_bw)"
 add_row raw_verbs_ev "raw verbs: ib_read_bw -e (CQ events), the same"
 ref_row="${REF_ROW:-raw_verbs}"
@@ -346,10 +400,11 @@ perf_compare() {
 	command -v perf >/dev/null || { log "perf: not installed"; return 1; }
 	head -c $((mb * 1048576)) "$src" >/tmp/kpp-perf.bin
 	: >"$out/perf.md"
-	for id in cifs_rdma_311 bridge_rdma_311; do
+	for id in cifs_rdma_311 bridge_rdma_311 samba_rdma_311; do
 		case $id in
 		cifs_rdma_311) mp=/mnt/bench-rdma-3.1.1 ;;
 		bridge_rdma_311) mp=/mnt/bench-bridge-3.1.1 ;;
+		samba_rdma_311) mp=/mnt/bench-samba-3.1.1 ;;
 		esac
 		[ -d "$mp" ] || continue
 		perf record -a -g -e cpu-clock -F 499 -o "$out/perf-$id.data" \
@@ -386,7 +441,9 @@ perf_compare() {
 }
 if [ -n "${PROFILE:-}" ]; then
 	perf_compare || { log "perf: FAILED"; failures=$((failures + 1)); }
-	profile_bridge || { log "profile: FAILED"; failures=$((failures + 1)); }
+	# PROFILE=perf: perf only (the bridge's callgrind run takes minutes)
+	[ "$PROFILE" = perf ] ||
+		profile_bridge || { log "profile: FAILED"; failures=$((failures + 1)); }
 fi
 
 # --- report -------------------------------------------------------------------------

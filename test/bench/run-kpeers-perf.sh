@@ -20,6 +20,10 @@ kpeers="$(bash "$top/buildtools/kpeers/build.sh")" || {
 	echo "run-kpeers-perf: buildtools/kpeers/build.sh failed" >&2
 	exit 1
 }
+sprefix="$(bash "$top/buildtools/samba/build.sh")" || {
+	echo "run-kpeers-perf: buildtools/samba/build.sh failed: the samba rows will fail" >&2
+	sprefix=
+}
 mkdir -p "$cache/runs"
 out="$(mktemp -d "$cache/runs/kpeers-perf.XXXXXX")"
 # The guest's /tmp is its own, and a checkout may live there: stage the
@@ -38,7 +42,7 @@ load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 start=$(date +%s)
 (cd "$out" && bash "$top/buildtools/vm/run.sh" -t "${VM_TIMEOUT:-900}" -o "$out" -- \
 	env RUNS="${RUNS:-3}" SIZE_MB="${SIZE_MB:-64}" TCP_VERS="${TCP_VERS:-3.0}" \
-	ROWS="${ROWS:-}" REF_ROW="${REF_ROW:-raw_verbs}" BRIDGE="$out/smbdirect-bridge" \
+	ROWS="${ROWS:-}" REF_ROW="${REF_ROW:-raw_verbs}" BRIDGE="$out/smbdirect-bridge" SAMBA_PREFIX="$sprefix" \
 	PROFILE="${PROFILE:-}" PROFILE_MB="${PROFILE_MB:-16}" PERF_MB="${PERF_MB:-32}" \
 	bash "$out/kpeers-perf.sh" "$kpeers") 2>&1 |
 	tee "$out/host.log" | stdbuf -oL tr -d '\r' |

@@ -42,6 +42,10 @@ bridge                        cmd  python3             python3
 '
 
 missing=0
+# Read once: "ldconfig -p | grep -q" under pipefail failed now and then
+# (grep -q stops early, ldconfig dies of SIGPIPE) and named a library
+# missing that was there.
+libs="$(ldconfig -p 2>/dev/null)"
 for tier in "$@"; do
 	case "$tier" in
 	vm | interop | bridge | samba | main) ;;
@@ -53,7 +57,7 @@ for tier in "$@"; do
 		case "$kind" in
 		cmd) command -v "$what" >/dev/null 2>&1 && continue ;;
 		file) [ -e "$what" ] && continue ;;
-		lib) ldconfig -p 2>/dev/null | grep -q "[[:space:]]$what " && continue ;;
+		lib) grep -q "[[:space:]]$what " <<<"$libs" && continue ;;
 		smbmod)
 			dir="$(smbd -b 2>/dev/null | awk '$1 == "MODULESDIR:" {print $2}')"
 			[ -n "$dir" ] && [ -e "$dir/$what" ] && continue

@@ -3,10 +3,11 @@
 # INSIDE the soft-RoCE test guest (rxe0 on dummy0 at 10.9.0.1), all in one
 # boot; test/interop/run-bridge-tier.sh starts it from the host.
 #
-# Usage (in the guest): bash bridge-tests.sh STAGE [TEST...]
-#   STAGE  a directory holding smbdirect-bridge (outside /tmp: the guest's
-#          /tmp is its own)
-#   TEST   run only these (names as printed); default: all
+# Usage (in the guest): bash bridge-tests.sh [TEST...]
+#   TEST  run only these (names as printed); default: all
+# smbdirect-bridge and the helpers are next to this script
+# (run-bridge-tier.sh stages them outside /tmp: the guest's /tmp is its
+# own).
 #
 # The chain under test:
 #   smbclient/smbtorture --TCP--> forward bridge (127.0.0.1:4455)
@@ -20,10 +21,8 @@
 # "bridge: N passed, M failed". Every wait is bounded.
 set -u
 
-stage="${1:?usage: bridge-tests.sh STAGE [TEST...]}"
-shift
-bridge="$stage/smbdirect-bridge"
 here="$(cd "$(dirname "$0")" && pwd)"
+bridge="$here/smbdirect-bridge"
 addr=10.9.0.1
 out="${SDVM_OUT:-$(mktemp -d)}/bridge-tests"
 work=/tmp/bridge            # the guest's own tmpfs
@@ -35,22 +34,25 @@ pass='Br1dge-pw'
 mkdir -p "$out" "$work"
 # For a sanitizer build (-DSMBDIRECT_SANITIZE=ON): the one known leak of
 # the fork recipe (see the file), and any report is a failure below.
-export LSAN_OPTIONS="suppressions=$stage/bridge-lsan.supp:print_suppressions=0"
+export LSAN_OPTIONS="suppressions=$here/bridge-lsan.supp:print_suppressions=0"
 passed=0
 failed=0
 bg=()
 
 note() { echo "$*" >>"$log.notes"; }
 
-# ms, wait_bounded, wait_line, counter, smbd_setup (shared with the
-# interop tier and the kernel-peers benchmark)
+# ms, wait_bounded, wait_line, run_test, counter, smbd_setup (shared with
+# the interop tier and the kernel-peers benchmark). run_test sets $log, the
+# prefix of the current test's files, and calls the two hooks below; a
+# failing test shows these of its files.
 SG_WORK=$work
 SG_OUT=$out
 SG_SMBD_PORT=$smbd_port
 SG_USER=$user
 SG_PASS=$pass
 # shellcheck source=test/interop/samba-guest.sh
-. "$stage/samba-guest.sh"
+. "$here/samba-guest.sh"
+test_logs=(notes log forward reverse 'client*')
 
 conf=$work/smbd/client.conf
 share=$work/smbd/share
@@ -130,7 +132,14 @@ stop_bridges() {
 	sleep 0.3
 }
 
-cleanup() {
+# Before each test: no wrappers (the tests that want one set it).
+test_begin() {
+	fwrap=()
+	rwrap=()
+}
+
+# After each test: end everything it started.
+test_end() {
 	local p
 	stop_bridges
 	for p in "${bg[@]}"; do
@@ -142,39 +151,6 @@ cleanup() {
 	bg=()
 	fpid=
 	rpid=
-}
-
-# run_test_named NAME FUNCTION...: only when NAME is asked for.
-run_test_named() {
-	printf '%s\n' "${only[@]}" | grep -qx "$1" && run_test "$@"
-}
-
-run_test() {
-	local name=$1 start rc f
-	shift
-	if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qx "$name"; then
-		return
-	fi
-	log="$out/$name"
-	rm -f "$log".*
-	fwrap=()
-	rwrap=()
-	start=$(ms)
-	"$@"
-	rc=$?
-	cleanup
-	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log".* 2>/dev/null; then
-		note "a sanitizer reported an error (see the logs)"
-		rc=1
-	fi
-	if ! test_verdict "$name" $rc "$start"; then
-		for f in "$log".notes "$log".forward "$log".reverse "$log".client*; do
-			[ -f "$f" ] || continue
-			echo "  | == $(basename "$f")"
-			grep -E '^==[0-9]+==' "$f" | head -n 20 | sed 's/^/  | /'
-			grep -vE '^==[0-9]+==' "$f" | tail -n 12 | sed 's/^/  | /'
-		done
-	fi
 }
 
 # --- the tests -------------------------------------------------------------------
@@ -286,7 +262,7 @@ t_small_smb302_signed() {
 t_bad_input() {
 	local p pattern ok=0
 	chain "" "--max-frame 1M" || return 1
-	python3 "$stage/bridge-badclient.py" all 127.0.0.1 $fwd_port \
+	python3 "$here/bridge-badclient.py" all 127.0.0.1 $fwd_port \
 		>>"$log.client" 2>&1 || { note "a hostile connection was not closed"; ok=1; }
 	for p in \
 		"forward:bogus Direct TCP header 42 00 00 10" \
@@ -360,7 +336,7 @@ t_valgrind() {
 	local vg=(valgrind -q --error-exitcode=99 --leak-check=full
 		"--errors-for-leak-kinds=definite,indirect"
 		"--show-leak-kinds=definite,indirect"
-		--suppressions="$stage/valgrind.supp")
+		--suppressions="$here/valgrind.supp")
 	local frc rrc
 	rwrap=("${vg[@]}")
 	fwrap=("${vg[@]}")
@@ -432,7 +408,7 @@ run_test bad-input t_bad_input
 run_test corrupt-detected t_corrupt_detected
 run_test parallel t_parallel
 # Not in the default list (about 1.5 minutes under TCG): name it.
-run_test_named valgrind t_valgrind
+run_test --optional valgrind t_valgrind
 # smb2.dir: find and one only (the others take minutes under TCG). one
 # fails against this smbd over plain TCP too (the control); the
 # comparison wants the same results. One smbtorture run for all suites

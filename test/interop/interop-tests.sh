@@ -46,44 +46,13 @@ passed=0
 failed=0
 only=("$@")
 
-ms() { echo $(($(date +%s%N) / 1000000)); }
-
-# run_test [--optional|--always] NAME FUNCTION [ARGS...]: run FUNCTION (its
-# output goes to $out/NAME.log) unless a TEST list excludes NAME; an
-# optional test runs only when named, an --always one whatever the list.
-# Prints PASS/FAIL with the time taken, and on failure the log's last lines.
-# A FUNCTION that returns 3 met only a known bug of the kernel peer: PASS,
-# followed by its lines starting "KNOWN" (prefixed "  | ").
-run_test() {
-	local optional=0 always=0 name start rc
-	case "$1" in
-	--optional) optional=1; shift ;;
-	--always) always=1; shift ;;
-	esac
-	name=$1
-	shift
-	if [ $always -eq 1 ]; then
-		:
-	elif [ ${#only[@]} -gt 0 ]; then
-		printf '%s\n' "${only[@]}" | grep -qx "$name" || return 0
-	elif [ $optional -eq 1 ]; then
-		return 0
-	fi
-	log="$out/$name.log"
-	start=$(ms)
-	kp_mark "test $name"
-	"$@" >"$log" 2>&1
-	rc=$?
-	if [ $rc -eq 3 ]; then
-		# a known bug of the kernel peer showed, and nothing else: not
-		# our failure (the test's KNOWN line says which)
-		test_verdict "$name" 0 "$start"
-		grep '^KNOWN' "$log" | sed 's/^/  | /'
-		return 0
-	fi
-	test_verdict "$name" $rc "$start" || tail -n 25 "$log" | sed 's/^/  | /'
-	return $rc
-}
+# ms, wait_bounded, wait_line, run_test (staged next to this script).
+# run_test sends a test's output to $out/NAME.log and calls test_begin
+# first; a test that returns 3 met only a known bug of the kernel peer:
+# PASS, with its lines starting "KNOWN".
+# shellcheck source=test/common/guest-wait.sh
+. "$here/guest-wait.sh"
+test_begin() { kp_mark "test $1"; }
 
 # --- setup: modules, ksmbd, the test file ------------------------------------
 t_setup() {

@@ -3,10 +3,11 @@
 # the soft-RoCE test guest (rxe0 on dummy0 at 10.9.0.1), all in one boot;
 # test/vm/run-vm-tier.sh starts it from the host.
 #
-# Usage (in the guest): bash test/vm/run-vm-tests.sh BUILD_DIR [TEST...]
-#   BUILD_DIR  a build tree holding test/vm/sdtest (outside /tmp: the
-#              guest's /tmp is its own)
-#   TEST       run only these (names as printed); default: all
+# Usage (in the guest): bash run-vm-tests.sh [TEST...]
+#   TEST  run only these (names as printed); default: all
+# sdtest, smbdirect-torture (for the hostile-peer tests), valgrind.supp
+# and guest-wait.sh are next to this script (run-vm-tier.sh stages them
+# outside /tmp: the guest's /tmp is its own).
 # Prints "PASS name (seconds)" or "FAIL name (seconds)" per test, the
 # failing test's log tails prefixed with "  | ", and a last line
 # "vm: N passed, M failed". Exits non-zero if a test failed. Logs go to
@@ -16,14 +17,12 @@
 # stuck tier. docs/testing.md says what each test proves.
 set -u
 
-build="${1:?usage: run-vm-tests.sh BUILD_DIR [TEST...]}"
-shift
-sdtest="$build/test/vm/sdtest"
-torture="$build/tools/smbdirect-torture"
+here="$(cd "$(dirname "$0")" && pwd)"
+sdtest="$here/sdtest"
+torture="$here/smbdirect-torture"
 addr=10.9.0.1
 port=5500
 out="${SDVM_OUT:-$(mktemp -d)}/vm-tests"
-here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$out"
 passed=0
 failed=0
@@ -40,10 +39,13 @@ vg=(valgrind -q --error-exitcode=99 --leak-check=full
 # A line for the report of the current test (shown if it fails).
 note() { echo "$*" >>"$log.notes"; }
 
-# ms, wait_bounded PID SECONDS, wait_line FILE PATTERN SECONDS [PID]
-# (staged next to this script by run-vm-tier.sh).
+# ms, wait_bounded PID SECONDS, wait_line FILE PATTERN SECONDS [PID],
+# run_test (staged next to this script by run-vm-tier.sh). run_test sets
+# $log, the prefix of the current test's files, and calls the two hooks
+# below; a failing test shows these of its files.
 # shellcheck source=test/common/guest-wait.sh
 . "$here/guest-wait.sh"
+test_logs=(notes log server 'client*')
 
 # start_server [WRAPPER...] -- OPTIONS: a server on a fresh port, in the
 # background; sets spid once it listens.
@@ -77,8 +79,11 @@ pair() {
 	[ $crc -eq 0 ] && [ $src -eq 0 ]
 }
 
-# Kill everything this test started that still runs.
-cleanup() {
+# Before each test: no wrapper (the valgrind-* tests set one).
+test_begin() { wrap=(); }
+
+# After each test: kill everything it started that still runs.
+test_end() {
 	local p
 	for p in "${bg[@]}"; do
 		if kill -0 "$p" 2>/dev/null; then
@@ -88,31 +93,6 @@ cleanup() {
 		fi
 	done
 	bg=()
-}
-
-run_test() {
-	local name=$1 start rc f
-	shift
-	if [ ${#only[@]} -gt 0 ] && ! printf '%s\n' "${only[@]}" | grep -qx "$name"; then
-		return
-	fi
-	log="$out/$name"
-	rm -f "$log".*
-	wrap=()
-	start=$(ms)
-	"$@"
-	rc=$?
-	cleanup
-	if ! test_verdict "$name" $rc "$start"; then
-		for f in "$log".notes "$log".server "$log".client*; do
-			[ -f "$f" ] || continue
-			echo "  | == $(basename "$f")"
-			# valgrind's first report (headline and stacks), then
-			# the program's last lines.
-			grep -E '^==[0-9]+==' "$f" | head -n 20 | sed 's/^/  | /'
-			grep -vE '^==[0-9]+==' "$f" | tail -n 15 | sed 's/^/  | /'
-		done
-	fi
 }
 
 # --- the tests -----------------------------------------------------------

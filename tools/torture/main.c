@@ -78,8 +78,23 @@ int run_accept(struct run *r, struct sd *s, char *detail, size_t size)
 	s->server = true;
 	ret = tp_accept(r->listener, &s->ep, r->accept_ms);
 	if (ret != 0) {
-		snprintf(detail, size, "no client within %d ms", r->accept_ms);
+		if (r->listener->failed_accepts > 0) {
+			snprintf(detail, size,
+				 "no client within %d ms (%u requests could "
+				 "not be accepted, the last: %s)",
+				 r->accept_ms, r->listener->failed_accepts,
+				 strerror(r->listener->last_accept_error));
+		} else {
+			snprintf(detail, size, "no client within %d ms",
+				 r->accept_ms);
+		}
 		return -1;
+	}
+	if (r->listener->failed_accepts > 0 && r->verbose) {
+		fprintf(stderr, "torture: %u connection requests could not be "
+				"accepted so far (the last: %s)\n",
+			r->listener->failed_accepts,
+			strerror(r->listener->last_accept_error));
 	}
 	return 0;
 }
@@ -150,7 +165,7 @@ enum outcome observe(struct run *r, struct sd *s, char *detail, size_t size)
 			return OUT_ANSWERED;
 		}
 		snprintf(detail, size, "ended after %llu ms (%s)",
-			 (unsigned long long)((s->ep->t_end - t0) / 1000000),
+			 tp_end_ms(s->ep, t0),
 			 tp_end_string(s->ep));
 		return OUT_ENDED;
 	}

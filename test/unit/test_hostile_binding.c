@@ -1161,6 +1161,77 @@ static void test_hostile_32_descriptors(void **state)
 }
 
 /*
+ * CQ overflow: everything that can complete at once does. The peer stops
+ * acknowledging while the library has 40 messages to send and an RDMA
+ * read of 8 descriptors for it, and fills every receive it has a credit
+ * for ([MS-SMBD] 3.1.5.8: it may send one message per credit we granted,
+ * and 3.1.5.9: we grant only for posted receives) while the application's
+ * loop does not run; then all the held sends and reads complete at once.
+ * Every completion fits the completion queue (none dropped: a dropped one
+ * would lose a message or leave a send forever outstanding), every
+ * message of the peer is delivered, every send and the read complete, and
+ * the connection lives on.
+ */
+static void test_hostile_cq_full(void **state)
+{
+	struct script s;
+	struct sent m[40];
+	struct smbdirect_buffer *b;
+	struct smbdirect_buffer_descriptor d[8];
+	uint8_t *mem[8];
+	struct rdma_call c = { false, -1 };
+	struct tevent_req *req;
+	struct fv_stats st;
+	uint64_t filled = 0;
+	size_t i;
+
+	script_connect(*state, &s, NULL);
+	b = smbdirect_buffer_new(*state, s.conn, 8 * 4096);
+	for (i = 0; i < 8; i++) {
+		mem[i] = talloc_zero_size(*state, 4096);
+		memset(mem[i], (int)(i + 1), 4096);
+		d[i].offset = (uint64_t)(uintptr_t)mem[i];
+		d[i].token = fv_peer_expose(s.peer, mem[i], 4096, false);
+		d[i].length = 4096;
+	}
+	fv_peer_stall(s.peer, true);
+	for (i = 0; i < 40; i++) {
+		send_msg(*state, &s, &m[i], 1000, (uint8_t)i);
+	}
+	req = smbdirect_rdma_read_send(s.ev, s.ev, s.conn, b, 0, 8 * 4096, d,
+				       8);
+	assert_non_null(req);
+	tevent_req_set_callback(req, rdma_done, &c);
+	run_ready(s.ev);
+	assert_true(fv_peer_lib_held(s.peer) > 0);
+	/* The loop does not run: the peer spends every credit it holds. */
+	script_account(&s);
+	while (s.send_credits > 0) {
+		script_data(&s, 0, 0, 100, (uint8_t)filled);
+		filled += 1;
+	}
+	assert_true(filled >= 2);
+	fv_peer_stall(s.peer, false);
+	run_until(s.ev, &c.done);
+	/* 255 credits from the peer: the 40 sends need no more. */
+	for (i = 0; i < 40; i++) {
+		run_until(s.ev, &m[i].done);
+		assert_int_equal(m[i].result, 0);
+	}
+	assert_int_equal(c.result, 0);
+	for (i = 0; i < 8; i++) {
+		assert_memory_equal(smbdirect_buffer_data(b) + i * 4096,
+				    mem[i], 4096);
+	}
+	assert_int_equal(s.delivered, filled);
+	assert_false(s.ended);
+	fv_get_stats(&st);
+	assert_int_equal(st.cq_overflows, 0);
+	talloc_free(b);
+	script_free(&s);
+}
+
+/*
  * A disconnect while an RDMA read is in flight (the peer stopped
  * acknowledging, so the work requests are still at the device): the
  * read fails with ENOTCONN, the connection ends (peer-disconnected), and
@@ -1519,6 +1590,7 @@ int main(void)
 		TH(test_hostile_rdma_refused_locally),
 		TH(test_hostile_rdma_wrong_memory),
 		TH(test_hostile_32_descriptors),
+		TH(test_hostile_cq_full),
 		TH(test_hostile_disconnect_during_rdma),
 		TH(test_hostile_exposure_windows),
 		TH(test_hostile_exposure_windows_rxe),

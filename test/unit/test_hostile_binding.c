@@ -1161,6 +1161,76 @@ static void test_hostile_32_descriptors(void **state)
 }
 
 /*
+ * Memory per connection (docs/robustness.md, "Memory per connection"),
+ * with the default settings: once connected, the connection's own heap
+ * (talloc_total_size of it, the engine and both registered pools
+ * included) is the two pools, receive_credit_max + 1 receives of
+ * MaxReceiveSize and max_outstanding_sends send slots of MaxSendSize
+ * ([MS-SMBD] 3.1.1.1's limits), plus under 64 KiB; a peer's messages
+ * of MaxFragmentedSize add the one reassembly buffer (3.1.5.8; the
+ * engine keeps it for the next message, so it is taken once), and three
+ * such messages later the heap is where it was after the first: nothing
+ * grows per message.
+ */
+static void test_hostile_connection_memory(void **state)
+{
+	struct script s;
+	struct smbdirect_settings set;
+	size_t pools;
+	size_t base;
+	size_t mid;
+	size_t after;
+	size_t first = 0;
+	uint32_t left;
+	int round;
+
+	smbdirect_settings_default(&set);
+	pools = (size_t)(set.receive_credit_max + 1) * set.max_receive_size +
+		(size_t)set.max_outstanding_sends * set.max_send_size;
+	script_connect(*state, &s, NULL);
+	base = talloc_total_size(s.conn);
+	print_message("connection heap %zu bytes, pools %zu\n", base, pools);
+	assert_true(base >= pools);
+	assert_true(base <= pools + 65536);
+	for (round = 0; round < 3; round++) {
+		/* A message of 1 MiB (the peer's MaxFragmentedSize is ours):
+		 * 1000-byte fragments, the peer granting as it goes. */
+		left = set.max_fragmented_size;
+		mid = 0;
+		while (left > 0) {
+			uint32_t n = left < 1000 ? left : 1000;
+
+			left -= n;
+			script_account(&s);
+			if (s.send_credits < 2) {
+				run_ready(s.ev);
+				script_account(&s);
+			}
+			script_data(&s, 1, left, n, (uint8_t)round);
+			if (mid == 0 && left <= set.max_fragmented_size / 2) {
+				run_ready(s.ev);
+				mid = talloc_total_size(s.conn);
+			}
+		}
+		run_ready(s.ev);
+		assert_true(mid > base);
+		assert_true(mid <= base + set.max_fragmented_size + 65536);
+		after = talloc_total_size(s.conn);
+		print_message("message %d: %zu bytes in the middle, %zu after\n",
+			      round + 1, mid, after);
+		assert_true(after <= base + set.max_fragmented_size + 65536);
+		if (round == 0) {
+			first = after;
+		}
+		assert_int_equal(after, first);
+	}
+	assert_int_equal(s.delivered, 3);
+	assert_int_equal(s.delivered_bytes, 3 * (uint64_t)set.max_fragmented_size);
+	assert_false(s.ended);
+	script_free(&s);
+}
+
+/*
  * CQ overflow: everything that can complete at once does. The peer stops
  * acknowledging while the library has 40 messages to send and an RDMA
  * read of 8 descriptors for it, and fills every receive it has a credit
@@ -1591,6 +1661,7 @@ int main(void)
 		TH(test_hostile_rdma_wrong_memory),
 		TH(test_hostile_32_descriptors),
 		TH(test_hostile_cq_full),
+		TH(test_hostile_connection_memory),
 		TH(test_hostile_disconnect_during_rdma),
 		TH(test_hostile_exposure_windows),
 		TH(test_hostile_exposure_windows_rxe),

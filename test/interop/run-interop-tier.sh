@@ -71,6 +71,9 @@ fi
 if [ -n "$build" ] && [ -x "$build/test/interop/ioload" ]; then
 	cp "$build/test/interop/ioload" "$stage/"
 fi
+if [ -n "$build" ] && [ -x "$build/tools/smbdirect-torture" ]; then
+	cp "$build/tools/smbdirect-torture" "$stage/"
+fi
 
 # The guest starts in the caller's directory: make it one it can see. The
 # serial console ends lines with CR LF; keep the guest's report lines.

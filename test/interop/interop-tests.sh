@@ -1100,8 +1100,10 @@ else
 	# cifs-bridge-load-3.1.1 (before br_setup takes rdma_cm 5445)
 	run_test kpeers-load-3.1.1 t_load ksmbd 3.1.1 unaligned-avoid
 	# the hostile-peer catalogue as the server of cifs, before the
-	# reverse listener takes rdma_cm 5445 (br_setup); against ksmbd last
-	run_test torture-cifs t_torture_cifs
+	# reverse listener takes rdma_cm 5445 (br_setup); against ksmbd last.
+	# Both optional (run when named): they characterise the kernel's
+	# peers (docs/robustness.md) and cost minutes of the tier's budget.
+	run_test --optional torture-cifs t_torture_cifs
 	run_test --optional kpeers-rdma-umount t_rdma_umount
 	# our tools: the forward bridge to ksmbd, then (once the reverse
 	# listener takes rdma_cm 5445, see br_setup) cifs to the reverse one
@@ -1137,7 +1139,7 @@ else
 	run_test --optional bridge-fwd-ksmbd-torture-more t_fwd_torture smb2.dir
 	# the hostile-peer catalogue against ksmbd: last of the tests that
 	# need ksmbd (it can leave ksmbd accepting no RDMA connection)
-	run_test torture-ksmbd t_torture_ksmbd
+	run_test --optional torture-ksmbd t_torture_ksmbd
 	run_test kpeers-dmesg t_dmesg
 fi
 total=$(($(ms) - total_start))

@@ -652,7 +652,7 @@ static void usage(FILE *f)
 		"      --max-rdma-memory=N  registered staging memory per "
 		"connection (default 256M)\n"
 		"      --max-descriptors=N  buffer descriptors per request "
-		"(default 16)\n"
+		"(default 32)\n"
 		"      --max-pending=N      RDMA READ/WRITEs in flight per "
 		"connection (default 512)\n"
 		"\n"
@@ -724,7 +724,10 @@ static void defaults(struct options *opt)
 	opt->cfg.max_frame = 0xFFFFFF;
 	opt->cfg.max_queue = 256 * MIB;
 	opt->cfg.max_rdma_memory = 256 * MIB;
-	opt->cfg.max_descs = 16;
+	/* Windows clients send up to 31 buffer descriptors ([MS-SMBD]
+	 * 2.2.3.1) per WRITE: 32 must work. The library queues RDMA
+	 * operations beyond the initiator depth (test_hostile_32_descriptors). */
+	opt->cfg.max_descs = 32;
 	opt->cfg.max_pending = 512;
 	opt->cfg.corrupt = getenv("SMBDIRECT_BRIDGE_CORRUPT") != NULL;
 }

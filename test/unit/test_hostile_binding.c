@@ -1161,6 +1161,147 @@ static void test_hostile_32_descriptors(void **state)
 }
 
 /*
+ * Memory per connection (docs/robustness.md, "Memory per connection"),
+ * with the default settings: once connected, the connection's own heap
+ * (talloc_total_size of it, the engine and both registered pools
+ * included) is the two pools, receive_credit_max + 1 receives of
+ * MaxReceiveSize and max_outstanding_sends send slots of MaxSendSize
+ * ([MS-SMBD] 3.1.1.1's limits), plus under 64 KiB; a peer's messages
+ * of MaxFragmentedSize add the one reassembly buffer (3.1.5.8; the
+ * engine keeps it for the next message, so it is taken once), and three
+ * such messages later the heap is where it was after the first: nothing
+ * grows per message.
+ */
+static void test_hostile_connection_memory(void **state)
+{
+	struct script s;
+	struct smbdirect_settings set;
+	size_t pools;
+	size_t base;
+	size_t mid;
+	size_t after;
+	size_t first = 0;
+	uint32_t left;
+	int round;
+
+	smbdirect_settings_default(&set);
+	pools = (size_t)(set.receive_credit_max + 1) * set.max_receive_size +
+		(size_t)set.max_outstanding_sends * set.max_send_size;
+	script_connect(*state, &s, NULL);
+	base = talloc_total_size(s.conn);
+	print_message("connection heap %zu bytes, pools %zu\n", base, pools);
+	assert_true(base >= pools);
+	assert_true(base <= pools + 65536);
+	for (round = 0; round < 3; round++) {
+		/* A message of 1 MiB (the peer's MaxFragmentedSize is ours):
+		 * 1000-byte fragments, the peer granting as it goes. */
+		left = set.max_fragmented_size;
+		mid = 0;
+		while (left > 0) {
+			uint32_t n = left < 1000 ? left : 1000;
+
+			left -= n;
+			script_account(&s);
+			if (s.send_credits < 2) {
+				run_ready(s.ev);
+				script_account(&s);
+			}
+			script_data(&s, 1, left, n, (uint8_t)round);
+			if (mid == 0 && left <= set.max_fragmented_size / 2) {
+				run_ready(s.ev);
+				mid = talloc_total_size(s.conn);
+			}
+		}
+		run_ready(s.ev);
+		assert_true(mid > base);
+		assert_true(mid <= base + set.max_fragmented_size + 65536);
+		after = talloc_total_size(s.conn);
+		print_message("message %d: %zu bytes in the middle, %zu after\n",
+			      round + 1, mid, after);
+		assert_true(after <= base + set.max_fragmented_size + 65536);
+		if (round == 0) {
+			first = after;
+		}
+		assert_int_equal(after, first);
+	}
+	assert_int_equal(s.delivered, 3);
+	assert_int_equal(s.delivered_bytes, 3 * (uint64_t)set.max_fragmented_size);
+	assert_false(s.ended);
+	script_free(&s);
+}
+
+/*
+ * CQ overflow: everything that can complete at once does. The peer stops
+ * acknowledging while the library has 40 messages to send and an RDMA
+ * read of 8 descriptors for it, and fills every receive it has a credit
+ * for ([MS-SMBD] 3.1.5.8: it may send one message per credit we granted,
+ * and 3.1.5.9: we grant only for posted receives) while the application's
+ * loop does not run; then all the held sends and reads complete at once.
+ * Every completion fits the completion queue (none dropped: a dropped one
+ * would lose a message or leave a send forever outstanding), every
+ * message of the peer is delivered, every send and the read complete, and
+ * the connection lives on.
+ */
+static void test_hostile_cq_full(void **state)
+{
+	struct script s;
+	struct sent m[40];
+	struct smbdirect_buffer *b;
+	struct smbdirect_buffer_descriptor d[8];
+	uint8_t *mem[8];
+	struct rdma_call c = { false, -1 };
+	struct tevent_req *req;
+	struct fv_stats st;
+	uint64_t filled = 0;
+	size_t i;
+
+	script_connect(*state, &s, NULL);
+	b = smbdirect_buffer_new(*state, s.conn, 8 * 4096);
+	for (i = 0; i < 8; i++) {
+		mem[i] = talloc_zero_size(*state, 4096);
+		memset(mem[i], (int)(i + 1), 4096);
+		d[i].offset = (uint64_t)(uintptr_t)mem[i];
+		d[i].token = fv_peer_expose(s.peer, mem[i], 4096, false);
+		d[i].length = 4096;
+	}
+	fv_peer_stall(s.peer, true);
+	for (i = 0; i < 40; i++) {
+		send_msg(*state, &s, &m[i], 1000, (uint8_t)i);
+	}
+	req = smbdirect_rdma_read_send(s.ev, s.ev, s.conn, b, 0, 8 * 4096, d,
+				       8);
+	assert_non_null(req);
+	tevent_req_set_callback(req, rdma_done, &c);
+	run_ready(s.ev);
+	assert_true(fv_peer_lib_held(s.peer) > 0);
+	/* The loop does not run: the peer spends every credit it holds. */
+	script_account(&s);
+	while (s.send_credits > 0) {
+		script_data(&s, 0, 0, 100, (uint8_t)filled);
+		filled += 1;
+	}
+	assert_true(filled >= 2);
+	fv_peer_stall(s.peer, false);
+	run_until(s.ev, &c.done);
+	/* 255 credits from the peer: the 40 sends need no more. */
+	for (i = 0; i < 40; i++) {
+		run_until(s.ev, &m[i].done);
+		assert_int_equal(m[i].result, 0);
+	}
+	assert_int_equal(c.result, 0);
+	for (i = 0; i < 8; i++) {
+		assert_memory_equal(smbdirect_buffer_data(b) + i * 4096,
+				    mem[i], 4096);
+	}
+	assert_int_equal(s.delivered, filled);
+	assert_false(s.ended);
+	fv_get_stats(&st);
+	assert_int_equal(st.cq_overflows, 0);
+	talloc_free(b);
+	script_free(&s);
+}
+
+/*
  * A disconnect while an RDMA read is in flight (the peer stopped
  * acknowledging, so the work requests are still at the device): the
  * read fails with ENOTCONN, the connection ends (peer-disconnected), and
@@ -1519,6 +1660,8 @@ int main(void)
 		TH(test_hostile_rdma_refused_locally),
 		TH(test_hostile_rdma_wrong_memory),
 		TH(test_hostile_32_descriptors),
+		TH(test_hostile_cq_full),
+		TH(test_hostile_connection_memory),
 		TH(test_hostile_disconnect_during_rdma),
 		TH(test_hostile_exposure_windows),
 		TH(test_hostile_exposure_windows_rxe),

@@ -505,7 +505,9 @@ t_torture_server() {
 t_aborted() {
 	[ -x "$torture" ] || { note "no $torture"; return 1; }
 	start_server -- --fork --connections 100000 || return 1
-	timeout -k 5 200 "$torture" --probe sdtest --aborted "${TORTURE_ABORTED:-150}" \
+	# about 0.2 s per handshake under TCG
+	timeout -k 5 $((60 + ${TORTURE_ABORTED:-150} / 2)) "$torture" --probe sdtest \
+		--aborted "${TORTURE_ABORTED:-150}" \
 		$addr $port >"$log.client" 2>&1 || return 1
 	note "$(grep -E 'aborted handshakes|good client' "$log.client" | tr '\n' ' ')"
 }
@@ -520,7 +522,7 @@ t_flood() {
 	ip addr show dev dummy0 | grep -q '10.9.0.2/' ||
 		ip addr add 10.9.0.2/24 dev dummy0 || return 1
 	start_server -- --fork --connections 100000 || return 1
-	timeout -k 5 200 "$torture" --probe sdtest --source 10.9.0.1 \
+	timeout -k 5 $((100 + ${TORTURE_FLOOD:-100})) "$torture" --probe sdtest --source 10.9.0.1 \
 		--flood "${TORTURE_FLOOD:-100}" --flood-source 10.9.0.2 \
 		--hold-ms 3000 $addr $port >"$log.client" 2>&1 || return 1
 	note "$(grep -E 'flood|without' "$log.client" | tr '\n' ' ')"
@@ -563,6 +565,63 @@ t_load() {
 	return $ok
 }
 
+# q. The hostile peer against a server under valgrind memcheck: sdtest's
+#    forking server runs under valgrind (each serving child is a fork of
+#    it, so valgrind checks every child at its exit), smbdirect-torture
+#    plays one entry per CVE class of the catalogue as the client. Every
+#    outcome as expected, and no valgrind report: no line of valgrind's in the
+#    server's log, no child that exited 99 (valgrind's error exit).
+#    One leak is the parent's and is known (docs/fork-and-credentials.md,
+#    docs/robustness.md "Open"): librdmacm's record of every id the
+#    parent handed to a child (about 660 bytes, made by
+#    rdma_get_cm_event for the CONNECT_REQUEST) cannot be freed through
+#    its API once the child migrated the id, so the listener's process
+#    keeps one per connection; each child inherits the records of the
+#    connections before it, which valgrind finds lost in the child (child
+#    N: N records). That stack alone is suppressed here (the child's own
+#    id is destroyed by the child: the non-forking valgrind tests check
+#    that path).
+# One entry per CVE class (about 4 s each under valgrind here); the 21
+# of the CVE classes by hand: TORTURE_VG_ENTRIES=neg-short,neg-garbage,
+# neg-top-bit,neg-all-ones,neg-twice,data-first,data-offset-outside,
+# data-length-beyond,remaining-grows,remaining-over-max,remaining-wraps,
+# no-credit,grant-overflow,oversize-message,response-requested-storm,
+# disconnect-mid-fragment,desc-offset-wraps,desc-too-many,desc-32,
+# desc-wrong-rkey,desc-short (without spaces).
+vg_torture_entries="neg-top-bit,data-offset-outside,data-length-beyond,remaining-over-max,remaining-wraps,no-credit,grant-overflow,disconnect-mid-fragment,desc-offset-wraps,desc-32,desc-wrong-rkey"
+t_valgrind_torture() {
+	local rc
+	[ -x "$torture" ] || { note "no $torture"; return 1; }
+	cat >"$log.supp" <<-'EOF'
+	{
+	   parent-cm-id-records-inherited-by-a-forked-child
+	   Memcheck:Leak
+	   match-leak-kinds: definite,indirect
+	   ...
+	   fun:rdma_get_cm_event
+	   fun:channel_read_one
+	   fun:watch_readable
+	}
+	EOF
+	start_server "${vg[@]}" --suppressions="$log.supp" -- --fork \
+		--connections 100000 --keepalive-ms 1500 \
+		--keepalive-timeout-ms 1000 || return 1
+	timeout -k 5 400 "$torture" --probe sdtest --wait-ms 5000 \
+		--entries "${TORTURE_VG_ENTRIES:-$vg_torture_entries}" $addr $port \
+		>"$log.client" 2>&1
+	rc=$?
+	note "$(tail -n 1 "$log.client")"
+	if grep -qE '^==[0-9]+==' "$log.server"; then
+		note "valgrind reported: $(grep -E '^==[0-9]+==' "$log.server" | head -n 5)"
+		return 1
+	fi
+	if grep -qE 'child [0-9]+ (exited 99|killed by signal)' "$log.server"; then
+		note "a serving child: $(grep -E 'child [0-9]+ (exited 99|killed by signal)' "$log.server" | head -n 3)"
+		return 1
+	fi
+	[ $rc -eq 0 ]
+}
+
 only=("$@")
 echo "vm-tests: $(uname -r), $(rdma link show 2>/dev/null | head -1), logs in $out"
 [ -x "$sdtest" ] || { echo "FAIL setup (no $sdtest)"; echo "vm: 0 passed, 1 failed"; exit 1; }
@@ -601,6 +660,7 @@ run_test valgrind t_valgrind
 run_test valgrind-rkey-reuse t_valgrind_rkey_reuse
 run_test valgrind-kill-client t_valgrind_kill_client
 run_test valgrind-identity t_valgrind_identity
+run_test valgrind-torture t_valgrind_torture
 total=$(($(ms) - total_start))
 echo "vm-tests: $((total / 1000)) s in the guest"
 echo "vm: $passed passed, $failed failed"

@@ -206,7 +206,7 @@ static enum outcome never_negotiate(struct run *r, struct sd *s, char *d,
 		return OUT_NOTHING;
 	}
 	snprintf(d, n, "ended after %llu ms (%s)",
-		 (unsigned long long)((s->ep->t_end - t0) / 1000000),
+		 tp_end_ms(s->ep, t0),
 		 tp_end_string(s->ep));
 	return OUT_ENDED;
 }
@@ -241,7 +241,7 @@ static enum outcome server_response(struct run *r, struct sd *s,
 			return OUT_NOTHING;
 		}
 		snprintf(detail, size, "ended after %llu ms (%s)",
-			 (unsigned long long)((s->ep->t_end - t0) / 1000000),
+			 tp_end_ms(s->ep, t0),
 			 tp_end_string(s->ep));
 		return OUT_ENDED;
 	}
@@ -681,7 +681,7 @@ static enum outcome vanish(struct run *r, struct sd *s, char *d, size_t n)
 		return OUT_NOTHING;
 	}
 	snprintf(d, n, "ended after %llu ms of silence (%s)",
-		 (unsigned long long)((s->ep->t_end - t0) / 1000000),
+		 tp_end_ms(s->ep, t0),
 		 tp_end_string(s->ep));
 	return OUT_ENDED;
 }

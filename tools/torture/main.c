@@ -78,8 +78,23 @@ int run_accept(struct run *r, struct sd *s, char *detail, size_t size)
 	s->server = true;
 	ret = tp_accept(r->listener, &s->ep, r->accept_ms);
 	if (ret != 0) {
-		snprintf(detail, size, "no client within %d ms", r->accept_ms);
+		if (r->listener->failed_accepts > 0) {
+			snprintf(detail, size,
+				 "no client within %d ms (%u requests could "
+				 "not be accepted, the last: %s)",
+				 r->accept_ms, r->listener->failed_accepts,
+				 strerror(r->listener->last_accept_error));
+		} else {
+			snprintf(detail, size, "no client within %d ms",
+				 r->accept_ms);
+		}
 		return -1;
+	}
+	if (r->listener->failed_accepts > 0 && r->verbose) {
+		fprintf(stderr, "torture: %u connection requests could not be "
+				"accepted so far (the last: %s)\n",
+			r->listener->failed_accepts,
+			strerror(r->listener->last_accept_error));
 	}
 	return 0;
 }
@@ -150,7 +165,7 @@ enum outcome observe(struct run *r, struct sd *s, char *detail, size_t size)
 			return OUT_ANSWERED;
 		}
 		snprintf(detail, size, "ended after %llu ms (%s)",
-			 (unsigned long long)((s->ep->t_end - t0) / 1000000),
+			 tp_end_ms(s->ep, t0),
 			 tp_end_string(s->ep));
 		return OUT_ENDED;
 	}
@@ -234,6 +249,8 @@ static int run_entries(struct run *r, const char *list, bool check_alive,
 	int skipped = 0;
 	int errors = 0;
 	int dead = 0;
+	int dead_in_a_row = 0;
+	const char *first_dead = NULL;
 	char target[80];
 
 	addr_string((struct sockaddr *)&r->dst, target, sizeof(target));
@@ -269,6 +286,10 @@ static int run_entries(struct run *r, const char *list, bool check_alive,
 		if (!r->server && check_alive) {
 			live = alive(r);
 			dead += !live;
+			dead_in_a_row = live ? 0 : dead_in_a_row + 1;
+			if (!live && first_dead == NULL) {
+				first_dead = e->name;
+			}
 		}
 		expected_string(e->expect, exp, sizeof(exp));
 		if (o == OUT_SKIPPED) {
@@ -290,15 +311,33 @@ static int run_entries(struct run *r, const char *list, bool check_alive,
 						 : "; endpoint NOT serving",
 		       (unsigned long long)tp_ms_since(t0));
 		fflush(stdout);
+		if (dead_in_a_row == 2) {
+			/* Gone for good, it seems: the rest would only time
+			 * out one by one. */
+			int left = 0;
+			const struct entry *f;
+
+			for (f = e + 1; f->name != NULL; f++) {
+				left += selected(list, f->name) ? 1 : 0;
+			}
+			printf("torture: the endpoint served no good connection "
+			       "after %s and after %s: the %d entries left are "
+			       "not played\n",
+			       first_dead, e->name, left);
+			break;
+		}
 	}
 	printf("torture: %d entries against %s as the %s: %d as expected, "
-	       "%d differ, %d skipped, %d errors%s\n",
+	       "%d differ, %d skipped, %d errors%s%s%s%s\n",
 	       n, target, r->server ? "server" : "client", ok, differ, skipped,
 	       errors,
 	       r->server || !check_alive
 		       ? ""
 		       : dead == 0 ? "; the endpoint served after every entry"
-				   : "; the endpoint STOPPED serving");
+				   : "; the endpoint STOPPED serving",
+	       first_dead != NULL ? " (first after " : "",
+	       first_dead != NULL ? first_dead : "",
+	       first_dead != NULL ? ")" : "");
 	if (dead > 0 || errors > 0) {
 		return 1;
 	}

@@ -85,6 +85,9 @@ struct tp_ep {
 /* Monotonic nanoseconds and milliseconds. */
 uint64_t tp_now(void);
 uint64_t tp_ms_since(uint64_t t0);
+/* Milliseconds from t0 to the endpoint's end; 0 if it ended before t0
+ * (the end was seen while our last message was going out). */
+unsigned long long tp_end_ms(const struct tp_ep *ep, uint64_t t0);
 
 /* Connect to dst (from src, or NULL), creating a QP; its receives are
  * posted before the connect. Bounded by timeout_ms. Returns 0, or an
@@ -97,10 +100,15 @@ int tp_connect(struct tp_ep **ep, const struct sockaddr *dst,
 struct tp_listener {
 	struct rdma_event_channel *ch;
 	struct rdma_cm_id *id;
+	/* requests we could not accept (the client gave up first, ...) */
+	unsigned int failed_accepts;
+	int last_accept_error;
 };
 int tp_listen(struct tp_listener **l, const struct sockaddr *addr,
 	      uint16_t *port);
-/* Wait (bounded) for a connection request and accept it. Returns 0, or
+/* Wait (bounded) for a connection request and accept it. A request that
+ * cannot be accepted (the client withdrew it, our resources failed) is
+ * counted in l->failed_accepts and the wait goes on. Returns 0, or
  * ETIMEDOUT. */
 int tp_accept(struct tp_listener *l, struct tp_ep **ep, int timeout_ms);
 void tp_listener_free(struct tp_listener *l);

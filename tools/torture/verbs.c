@@ -35,6 +35,11 @@ uint64_t tp_ms_since(uint64_t t0)
 	return (tp_now() - t0) / 1000000ull;
 }
 
+unsigned long long tp_end_ms(const struct tp_ep *ep, uint64_t t0)
+{
+	return ep->t_end > t0 ? (ep->t_end - t0) / 1000000ull : 0;
+}
+
 static void nonblock(int fd)
 {
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -324,16 +329,27 @@ int tp_accept(struct tp_listener *l, struct tp_ep **out, int timeout_ms)
 		}
 		ep->id = id;
 		id->context = ep;
-		if (rdma_migrate_id(id, ep->ch) != 0 ||
-		    make_resources(ep) != 0) {
+		if (rdma_migrate_id(id, ep->ch) != 0) {
+			l->last_accept_error = errno != 0 ? errno : EIO;
 			rdma_reject(id, NULL, 0);
 			tp_free(ep);
-			return EIO;
+			l->failed_accepts += 1;
+			continue;
+		}
+		ret = make_resources(ep);
+		if (ret != 0) {
+			l->last_accept_error = ret;
+			rdma_reject(id, NULL, 0);
+			tp_free(ep);
+			l->failed_accepts += 1;
+			continue;
 		}
 		conn_param(&param);
 		if (rdma_accept(id, &param) != 0) {
+			l->last_accept_error = errno != 0 ? errno : EIO;
 			tp_free(ep);
-			return EIO;
+			l->failed_accepts += 1;
+			continue;
 		}
 		ep->established = true; /* ESTABLISHED follows on ep->ch */
 		*out = ep;

@@ -938,8 +938,8 @@ t_load_matrix() {
 	return $rc
 }
 
-# --- smbdirect-torture: the hostile-peer catalogue against the kernel's
-# peers and our bridge (docs/robustness.md, "Where the peers differ") -----
+# --- smbdirect-torture (hostile-*): the hostile-peer catalogue against
+# the kernel's peers and our bridge (docs/robustness.md, "Where the peers differ") -----
 torture="$here/smbdirect-torture"
 # The entries of the bounded run (the test command); KPEERS_TORTURE_ENTRIES=all
 # plays every one (by hand: docs/robustness.md has the full tables). Not
@@ -965,14 +965,14 @@ t_torture_ksmbd() {
 	kp_mark "torture ksmbd"
 	timeout -k 5 400 "$torture" --no-expect --wait-ms 2500 \
 		--entries "$torture_client_entries" "$KP_ADDR" 445 \
-		>"$out/torture-ksmbd.report" 2>&1
+		>"$out/hostile-ksmbd.report" 2>&1
 	rc=$?
-	cat "$out/torture-ksmbd.report"
+	cat "$out/hostile-ksmbd.report"
 	[ $rc -ne 0 ] || return 0
 	first="$(sed -n 's/.*STOPPED serving (first after \([a-z0-9-]*\)).*/\1/p' \
-		"$out/torture-ksmbd.report")"
+		"$out/hostile-ksmbd.report")"
 	if [ -n "$first" ] && grep -qE "^torture: $first: nothing \(no response" \
-		"$out/torture-ksmbd.report"; then
+		"$out/hostile-ksmbd.report"; then
 		echo "rdma_cm ids the kernel holds:"
 		rdma resource show cm_id
 		echo "KNOWN kernel bug, not ours: ksmbd accepted no new RDMA connection after it left the negotiate request of $first unanswered (the class of CVE-2026-99563; docs/robustness.md)"
@@ -992,9 +992,9 @@ t_torture_cifs() {
 	mkdir -p "$mp"
 	"$torture" --server --no-expect --accept-ms 60000 --wait-ms 2500 \
 		--entries "$torture_server_entries" "$KP_ADDR" 5445 \
-		>"$out/torture-cifs.report" 2>&1 </dev/null &
+		>"$out/hostile-cifs.report" 2>&1 </dev/null &
 	tpid=$!
-	wait_line "$out/torture-cifs.report" '^torture: listening' 30 "$tpid" || return 1
+	wait_line "$out/hostile-cifs.report" '^torture: listening' 30 "$tpid" || return 1
 	while kill -0 "$tpid" 2>/dev/null && [ $n -lt 40 ]; do
 		n=$((n + 1))
 		kp_mark "mount rdma 3.1.1 $mp"
@@ -1007,7 +1007,7 @@ t_torture_cifs() {
 	done
 	wait_bounded "$tpid" 30
 	rc=$?
-	cat "$out/torture-cifs.report"
+	cat "$out/hostile-cifs.report"
 	echo "$n mount attempts"
 	return $rc
 }
@@ -1022,7 +1022,7 @@ t_torture_cifs() {
 # the tool sees the end; the bridge's counters for that connection are
 # the check (32 RDMA reads, 131072 bytes read, more than that to smbd).
 t_torture_bridge() {
-	local bpid blog="$out/torture-bridge-reverse.log" rc entries
+	local bpid blog="$out/hostile-bridge-reverse.log" rc entries
 	[ -x "$torture" ] || { kp_say "no smbdirect-torture next to $0"; return 1; }
 	br_setup || return 1
 	"$bridge" --reverse -l "$KP_ADDR" -p 5447 -c 127.0.0.1 -P "$SG_SMBD_PORT" \
@@ -1072,7 +1072,7 @@ else
 	# reverse listener takes rdma_cm 5445 (br_setup); against ksmbd last.
 	# Both optional (run when named): they characterise the kernel's
 	# peers (docs/robustness.md) and cost minutes of the tier's budget.
-	run_test --optional torture-cifs t_torture_cifs
+	run_test --optional hostile-cifs t_torture_cifs
 	run_test --optional kpeers-rdma-umount t_rdma_umount
 	# our tools: the forward bridge to ksmbd, then (once the reverse
 	# listener takes rdma_cm 5445, see br_setup) cifs to the reverse one
@@ -1093,7 +1093,7 @@ else
 	run_test --optional kpeers-cifs-small-send t_cifs_small_send
 	run_test bridge-keepalive-ksmbd t_keepalive_ksmbd
 	run_test cifs-bridge-keepalive t_keepalive_cifs
-	run_test torture-bridge t_torture_bridge
+	run_test hostile-bridge t_torture_bridge
 	# smbtorture, bridge against TCP: one run per side for all suites
 	# (starting smbtorture costs seconds under TCG). smb2.lock.overlap
 	# locks up ksmbd 6.1.192 (two kworkers in a soft lockup, over TCP as
@@ -1108,7 +1108,7 @@ else
 	run_test --optional bridge-fwd-ksmbd-torture-more t_fwd_torture smb2.dir
 	# the hostile-peer catalogue against ksmbd: last of the tests that
 	# need ksmbd (it can leave ksmbd accepting no RDMA connection)
-	run_test --optional torture-ksmbd t_torture_ksmbd
+	run_test --optional hostile-ksmbd t_torture_ksmbd
 	run_test kpeers-dmesg t_dmesg
 fi
 total=$(($(ms) - total_start))

@@ -7,7 +7,7 @@
 #   BUILD_DIR  a build tree holding tools/smbdirect-bridge
 #   TEST       run only these guest tests (see bridge-tests.sh)
 # Environment: BRIDGE_TIER_TIMEOUT, seconds for the whole boot (default
-# 540); SMBDIRECT_CACHE as for run.sh.
+# 900); SMBDIRECT_CACHE as for run.sh.
 #
 # Needs Debian's samba, samba-vfs-modules, smbclient and samba-testsuite on
 # the host (the guest runs the host's binaries; buildtools/setup-debian.sh
@@ -32,4 +32,4 @@ stage="$(tier_stage "$out" "$build/tools/smbdirect-bridge" \
 	"$here"/test/interop/bridge-* "$here/test/interop/samba-guest.sh" \
 	"$here/test/common/guest-wait.sh" "$here/test/vm/valgrind.supp")" ||
 	tier_fail bridge "staging failed"
-tier_boot bridge "${BRIDGE_TIER_TIMEOUT:-540}" "$out" -- bash "$stage/bridge-tests.sh" "$@"
+tier_boot bridge "${BRIDGE_TIER_TIMEOUT:-900}" "$out" -- bash "$stage/bridge-tests.sh" "$@"

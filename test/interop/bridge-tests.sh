@@ -270,7 +270,7 @@ t_bad_input() {
 		"forward:NextCommand unaligned or outside the message" \
 		"forward:closed the connection in the middle of a frame" \
 		"forward:frame length 16777215 from the TCP peer out of range" \
-		"reverse:malformed WRITE MessageId 5 Channel 1 .*4095 buffer descriptors, more than the 16 allowed" \
+		"reverse:malformed WRITE MessageId 5 Channel 1 .*4095 buffer descriptors, more than the 32 allowed" \
 		"reverse:refusing WRITE MessageId 5 Channel 1 .*signed" \
 		"reverse:malformed READ MessageId 6 .*does not fit" \
 		"reverse:refusing an encrypted \(transform header\) message from the SMB-Direct client"; do

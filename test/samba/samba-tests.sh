@@ -410,7 +410,7 @@ t_dmesg() {
 	dmesg >"$out/dmesg.txt"
 	case $rc in
 	0) echo "no kernel report in this boot" ;;
-	2) echo "only the known 6.1 cifs teardown race (kernel bug; not counted)"; return 0 ;;
+	2) echo "only known 6.1 kernel bugs (the cifs teardown race, ksmbd's file table corruption: see above; not counted)"; return 0 ;;
 	*) kp_say "a kernel report that is not the known teardown race" ;;
 	esac
 	return $rc

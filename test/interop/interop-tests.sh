@@ -144,19 +144,10 @@ t_rdma_umount() {
 # failure of the test that mounted, so it is reported here, not counted
 # twice. Any other report fails.
 t_dmesg() {
-	local rc
 	if kp_fault oops; then
 		echo "BUG: kpeers injected fault (KP_FAULT=oops)" >/dev/kmsg
 	fi
-	kp_dmesg_check
-	rc=$?
-	dmesg >"$out/dmesg.txt"
-	case $rc in
-	0) echo "no kernel report in this boot" ;;
-	2) echo "only known 6.1 kernel bugs (the cifs teardown race, ksmbd's file table corruption: see above; not counted)"; return 0 ;;
-	*) kp_say "a kernel report that is not the known teardown race" ;;
-	esac
-	return $rc
+	kp_dmesg_verdict "$out/dmesg.txt"
 }
 
 # --- smbdirect-bridge against the kernel peers ---------------------------------

@@ -306,6 +306,23 @@ kp_write_read_check() {
 	[ "$back" = "$want" ] || { kp_say "$name read back through $mp differs from the source"; return 1; }
 }
 
+# kp_dmesg_verdict FILE: kp_dmesg_check over the whole boot, the kernel
+# log saved to FILE, and a line saying what was found. Returns 0 when
+# there is no report or only known kernel bugs (kp_dmesg_check's 2),
+# non-zero otherwise: the dmesg test of the guest tiers.
+kp_dmesg_verdict() {
+	local rc
+	kp_dmesg_check
+	rc=$?
+	dmesg >"$1"
+	case $rc in
+	0) echo "no kernel report in this boot" ;;
+	2) echo "only known 6.1 kernel bugs (the cifs teardown race, ksmbd's file table corruption: see above; not counted)"; return 0 ;;
+	*) kp_say "a kernel report that is not the known teardown race" ;;
+	esac
+	return $rc
+}
+
 # kp_dmesg_check [SINCE]: look for kernel reports (oops, BUG, WARNING,
 # panic, ...) in the kernel log (only after the last marker "kpeers: SINCE"
 # if given) and print each with the kpeers marker it followed and its call

@@ -403,18 +403,7 @@ t_valgrind() {
 	return $rc
 }
 
-t_dmesg() {
-	local rc
-	kp_dmesg_check
-	rc=$?
-	dmesg >"$out/dmesg.txt"
-	case $rc in
-	0) echo "no kernel report in this boot" ;;
-	2) echo "only known 6.1 kernel bugs (the cifs teardown race, ksmbd's file table corruption: see above; not counted)"; return 0 ;;
-	*) kp_say "a kernel report that is not the known teardown race" ;;
-	esac
-	return $rc
-}
+t_dmesg() { kp_dmesg_verdict "$out/dmesg.txt"; }
 
 echo "samba-tests: $(uname -r), $(rdma link show 2>/dev/null | head -n 1), logs in $out"
 total_start=$(ms)

@@ -417,15 +417,23 @@ NTSTATUS smbd_smbdirect_child_accept(struct tevent_context *ev)
 	return NT_STATUS_OK;
 }
 
-/* getpeername()/getsockname() for the accepted connection: at most *len
- * bytes of the address, *len set to its size. */
-static int smbd_smbdirect_addr(const struct sockaddr *sa, struct sockaddr *out,
-			       socklen_t *len)
+/* getpeername()/getsockname() for the accepted connection (its peer's or
+ * its own address): at most *len bytes of the address, *len set to its
+ * size. */
+static int smbd_smbdirect_addr(bool peer, struct sockaddr *out, socklen_t *len)
 {
-	socklen_t size = sa->sa_family == AF_INET6
-				 ? sizeof(struct sockaddr_in6)
-				 : sizeof(struct sockaddr_in);
+	struct smbd_smbdirect_conn *sc = smbd_smbdirect_pending;
+	const struct sockaddr *sa;
+	socklen_t size;
 
+	if (sc == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	sa = peer ? smbdirect_conn_peer_address(sc->conn)
+		  : smbdirect_conn_local_address(sc->conn);
+	size = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					 : sizeof(struct sockaddr_in);
 	memcpy(out, sa, MIN(size, *len));
 	*len = size;
 	return 0;
@@ -433,26 +441,12 @@ static int smbd_smbdirect_addr(const struct sockaddr *sa, struct sockaddr *out,
 
 int smbd_smbdirect_getpeername(struct sockaddr *sa, socklen_t *len)
 {
-	struct smbd_smbdirect_conn *sc = smbd_smbdirect_pending;
-
-	if (sc == NULL) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	return smbd_smbdirect_addr(smbdirect_conn_peer_address(sc->conn), sa,
-				   len);
+	return smbd_smbdirect_addr(true, sa, len);
 }
 
 int smbd_smbdirect_getsockname(struct sockaddr *sa, socklen_t *len)
 {
-	struct smbd_smbdirect_conn *sc = smbd_smbdirect_pending;
-
-	if (sc == NULL) {
-		errno = ENOTCONN;
-		return -1;
-	}
-	return smbd_smbdirect_addr(smbdirect_conn_local_address(sc->conn), sa,
-				   len);
+	return smbd_smbdirect_addr(false, sa, len);
 }
 
 /* --- SMB2 PDUs over the library's messages ------------------------------------ */

@@ -472,20 +472,39 @@ static enum outcome remaining_grows(struct run *r, struct sd *s, char *d,
 	return observe(r, s, d, n);
 }
 
-/* Empty messages that grant nothing, read nothing: past the credits the
- * peer gave, the next message has none. */
+/* Empty messages that grant nothing, past the credits the peer gave.
+ * The peer may keep granting (3.1.5.8) while it has credits of ours to
+ * send with, so we take its grants as they come and grant it nothing:
+ * once it has used every credit we gave (peer_credits 0, all its
+ * messages arrived) and we have none left, our next message is past
+ * its credits for certain. A peer that checks ends the connection. */
 static enum outcome no_credit(struct run *r, struct sd *s, char *d, size_t n)
 {
 	uint8_t b[SMBDIRECT_DATA_HEADER_MIN];
+	uint64_t t0;
+	bool certain = false;
 	int i;
 
 	if (ready(r, s, d, n) != 0) {
 		return OUT_ERROR;
 	}
+	s->no_refill = true;
 	sd_put_header(b, TP_RECV_SLOTS, 0, 0, 0, 0, 0);
-	for (i = 0; i < 2000 && s->ep->end == TP_UP; i++) {
-		if (tp_send(s->ep, b, sizeof(b), false, 0, 2000) !=
-		    IBV_WC_SUCCESS) {
+	t0 = tp_now();
+	for (i = 0; !certain && i < 50000 && s->ep->end == TP_UP &&
+		    tp_ms_since(t0) < 15000;
+	     i++) {
+		uint8_t *m;
+		size_t len;
+		int got = sd_recv_message(s, &m, &len, 0);
+
+		if (got > 0) {
+			free(m);
+		} else if (got < 0) {
+			break;
+		}
+		certain = s->send_credits == 0 && s->peer_credits == 0;
+		if (sd_send_raw(s, b, sizeof(b)) != IBV_WC_SUCCESS) {
 			break;
 		}
 	}
@@ -493,6 +512,11 @@ static enum outcome no_credit(struct run *r, struct sd *s, char *d, size_t n)
 		snprintf(d, n, "ended after %d messages (%s)", i,
 			 tp_end_string(s->ep));
 		return OUT_ENDED;
+	}
+	if (!certain) {
+		snprintf(d, n, "the peer still had credits to grant after "
+			       "%d messages", i);
+		return OUT_ERROR;
 	}
 	return observe(r, s, d, n);
 }

@@ -115,7 +115,9 @@ int sd_send_raw(struct sd *s, const void *msg, size_t len)
 static int send_credits_only(struct sd *s)
 {
 	uint8_t b[SMBDIRECT_DATA_HEADER_MIN];
-	uint16_t grant = sd_owed(s);
+	/* no-credit: the peer's sends stay bounded by what we granted,
+	 * so its grants to us are bounded too. */
+	uint16_t grant = s->no_refill ? 0 : sd_owed(s);
 
 	if (s->send_credits == 0 || (s->send_credits == 1 && grant == 0)) {
 		return -1;
@@ -194,7 +196,8 @@ static bool take(struct sd *s, const struct tp_rx *rx)
 		if (send_credits_only(s) == 0) {
 			s->keepalives_answered += 1;
 		}
-	} else if (s->peer_credits == 0 && s->send_credits > 1) {
+	} else if (s->peer_credits == 0 && s->send_credits > 1 &&
+		   !s->no_refill) {
 		/* The peer is out of our credits: refill it. */
 		send_credits_only(s);
 	}

@@ -162,6 +162,7 @@ struct sd {
 	uint32_t send_credits;    /* granted to us, unused */
 	uint32_t peer_credits;    /* granted to the peer, unused */
 	uint16_t peer_requests;   /* the peer's CreditsRequested */
+	bool no_refill;           /* never grant the peer more credits */
 	/* reassembly of the peer's messages, and whole ones waiting */
 	uint8_t *frag;
 	size_t frag_len;

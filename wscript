@@ -37,6 +37,9 @@ SMBDIRECT_RDMA_SOURCES = '''
     lib/rdma/fork.c
     lib/rdma/accept.c
     lib/rdma/connect.c
+    lib/rdma/relay_io.c
+    lib/rdma/relay.c
+    lib/rdma/remote.c
 '''
 
 # Installed by the standalone build only: Samba does not allow public
@@ -47,6 +50,7 @@ SMBDIRECT_PUBLIC_HEADERS = '''
     include/smbdirect_wire.h
     include/smbdirect_engine.h
     include/smbdirect_rdma.h
+    include/smbdirect_relay.h
 '''
 
 

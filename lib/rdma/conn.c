@@ -129,6 +129,9 @@ void smbdirect_conn_set_handlers(struct smbdirect_conn *conn,
 const struct smbdirect_params *
 smbdirect_conn_params(const struct smbdirect_conn *conn)
 {
+	if (conn->remote != NULL) {
+		return conn->remote_ops->params(conn);
+	}
 	return smbdirect_engine_params(conn->engine);
 }
 
@@ -151,6 +154,10 @@ const char *smbdirect_conn_peer(const struct smbdirect_conn *conn)
 
 void smbdirect_disconnect(struct smbdirect_conn *conn)
 {
+	if (conn->remote != NULL) {
+		conn->remote_ops->disconnect(conn);
+		return;
+	}
 	smbdirect_engine_close(conn->engine);
 }
 
@@ -158,7 +165,9 @@ void smbdirect_conn_get_stats(const struct smbdirect_conn *conn,
 			      struct smbdirect_conn_stats *stats)
 {
 	*stats = conn->stats;
-	smbdirect_engine_get_stats(conn->engine, &stats->engine);
+	if (conn->engine != NULL) {
+		smbdirect_engine_get_stats(conn->engine, &stats->engine);
+	}
 }
 
 int sd_conn_setup_recv(struct tevent_req *req, void *mem_ctx,

@@ -183,14 +183,53 @@ struct smbdirect_conn {
 	int handoff_fd;
 
 	struct smbdirect_conn_stats stats;
+
+	/* Served by a relay in another process (remote.c): no verbs here,
+	 * every entry point goes over the relay's stream. */
+	struct sd_remote *remote;
+	const struct sd_remote_ops *remote_ops;
 };
 
 /* Registered memory lent to the application (memory.c). */
 struct smbdirect_buffer {
+	struct smbdirect_buffer *prev, *next; /* a relayed conn's list */
 	struct smbdirect_conn *conn;
 	uint8_t *data;
 	size_t size;
 	struct ibv_mr *mr;
+	bool foreign;        /* data is the caller's (sd_buffer_wrap) */
+	uint64_t remote_id;  /* a relayed connection's shared buffer */
+};
+
+/* Register memory the caller owns and keeps mapped while the buffer lives
+ * (the relay's view of a buffer shared with the owning process). */
+struct smbdirect_buffer *sd_buffer_wrap(TALLOC_CTX *mem_ctx,
+					struct smbdirect_conn *conn,
+					void *data, size_t size);
+
+/* --- remote.c: a relayed connection's entry points ---------------------- */
+
+/* remote.c fills this table for a connection a relay serves; the files
+ * below call through it, so none of them depends on remote.c. */
+struct sd_remote_ops {
+	void (*fail)(struct smbdirect_conn *conn, enum smbdirect_reason reason,
+		     const char *detail);
+	const struct smbdirect_params *(*params)(
+		const struct smbdirect_conn *conn);
+	void (*disconnect)(struct smbdirect_conn *conn);
+	struct tevent_req *(*send)(void *mem_ctx, struct tevent_context *ev,
+				   struct smbdirect_conn *conn,
+				   const struct iovec *iov, int iovcnt,
+				   bool invalidate, uint32_t remote_rkey);
+	struct tevent_req *(*rdma)(
+		void *mem_ctx, struct tevent_context *ev,
+		struct smbdirect_conn *conn, bool write,
+		struct smbdirect_buffer *local, size_t offset, size_t length,
+		const struct smbdirect_buffer_descriptor *remote,
+		size_t count);
+	struct smbdirect_buffer *(*buffer_new)(void *mem_ctx,
+					       struct smbdirect_conn *conn,
+					       size_t size);
 };
 
 /* --- util.c ------------------------------------------------------------- */

@@ -26,6 +26,10 @@ void sd_conn_fail(struct smbdirect_conn *conn, enum smbdirect_reason reason,
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	if (conn->remote != NULL) {
+		conn->remote_ops->fail(conn, reason, detail);
+		return;
+	}
 	smbdirect_engine_fail(conn->engine, reason, detail);
 }
 

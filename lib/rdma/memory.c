@@ -73,8 +73,41 @@ static int buffer_destructor(struct smbdirect_buffer *b)
 	if (b->mr != NULL) {
 		sd_call(dereg_mr_fn, b->mr);
 	}
-	free(b->data);
+	if (!b->foreign) {
+		free(b->data);
+	}
 	return 0;
+}
+
+struct smbdirect_buffer *sd_buffer_wrap(TALLOC_CTX *mem_ctx,
+					struct smbdirect_conn *conn,
+					void *data, size_t size)
+{
+	struct smbdirect_buffer *b = talloc_zero(mem_ctx,
+						 struct smbdirect_buffer);
+
+	if (b == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	b->conn = conn;
+	b->data = data;
+	b->size = size;
+	b->foreign = true;
+	talloc_set_destructor(b, buffer_destructor);
+	/* As smbdirect_buffer_new(): remote access only through
+	 * exposures. */
+	b->mr = reg_mr(conn->pd, b->data, size,
+		       IBV_ACCESS_LOCAL_WRITE |
+			       (conn->use_mw ? IBV_ACCESS_MW_BIND : 0));
+	if (b->mr == NULL) {
+		int err = errno != 0 ? errno : ENOMEM;
+
+		talloc_free(b);
+		errno = err;
+		return NULL;
+	}
+	return b;
 }
 
 struct smbdirect_buffer *smbdirect_buffer_new(void *mem_ctx,
@@ -87,6 +120,10 @@ struct smbdirect_buffer *smbdirect_buffer_new(void *mem_ctx,
 	if (conn == NULL || size == 0) {
 		errno = EINVAL;
 		return NULL;
+	}
+	if (conn->remote != NULL) {
+		/* Shared memory the relay registers (remote.c). */
+		return conn->remote_ops->buffer_new(mem_ctx, conn, size);
 	}
 	b = talloc_zero(mem_ctx, struct smbdirect_buffer);
 	if (b == NULL) {
@@ -227,6 +264,11 @@ struct smbdirect_exposure *smbdirect_expose(
 	    max_count == 0 || length == 0 || offset > buffer->size ||
 	    length > buffer->size - offset || length > UINT32_MAX) {
 		errno = EINVAL;
+		return NULL;
+	}
+	if (conn->remote != NULL) {
+		/* The relay's registrations are not ours to expose. */
+		errno = ENOTSUP;
 		return NULL;
 	}
 	if (conn->ended || !conn->connected) {

@@ -107,6 +107,10 @@ static struct tevent_req *send_common(void *mem_ctx, struct tevent_context *ev,
 	struct sd_send_req *s;
 	int ret;
 
+	if (conn->remote != NULL) {
+		return conn->remote_ops->send(mem_ctx, ev, conn, iov, iovcnt,
+				      invalidate, remote_rkey);
+	}
 	req = tevent_req_create(mem_ctx, &s, struct sd_send_req);
 	if (req == NULL) {
 		return NULL;

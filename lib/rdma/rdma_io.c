@@ -297,6 +297,10 @@ static struct tevent_req *rdma_common(
 	uint64_t total = 0;
 	size_t i;
 
+	if (conn->remote != NULL) {
+		return conn->remote_ops->rdma(mem_ctx, ev, conn, write, local, offset,
+				      length, remote, count);
+	}
 	req = tevent_req_create(mem_ctx, &op, struct sd_rdma_op);
 	if (req == NULL) {
 		return NULL;

@@ -866,9 +866,10 @@ int ibv_dereg_mr(struct ibv_mr *mr)
 	struct fv_mw *w;
 
 	for (w = p->mws; w != NULL; w = w->next) {
-		if (w->bound && w->addr >= (uint64_t)(uintptr_t)mr->addr &&
-		    w->addr < (uint64_t)(uintptr_t)mr->addr + mr->length) {
-			/* A window still bound to it: the verbs refuse. */
+		if (w->bound && w->mr != NULL && &w->mr->mr == mr) {
+			/* A window still bound to it: the verbs refuse (a
+			 * window over the same memory bound to another
+			 * registration does not count). */
 			return EBUSY;
 		}
 	}

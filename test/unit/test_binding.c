@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <talloc.h>
@@ -27,6 +29,7 @@
 
 #include "fakeverbs.h"
 #include "smbdirect_rdma.h"
+#include "smbdirect_relay.h"
 #include "smbdirect_wire.h"
 #include "unit.h"
 
@@ -548,20 +551,23 @@ static struct pair *pair_up(void *mem)
  * fragmented), several in flight at once, checksummed; then every verbs
  * object is released (no QP, MR, window, CQ or channel left).
  */
-static void test_echo_stream(void **state)
+/* `total` messages of 1 byte to 64 KiB from the client (8 in flight),
+ * echoed by whoever serves p->server's messages; all come back, in order,
+ * checksummed. */
+static void echo_stream(struct pair *p, int total)
 {
-	void *mem = *state;
-	struct pair *p = pair_up(mem);
 	uint32_t want = 2166136261u;
 	uint64_t want_bytes = 0;
 	uint32_t seed = 12345;
-	const int total = 2000;
+	uint64_t base = p->received;
+	uint64_t base_bytes = p->received_bytes;
 	int sent = 0;
-	struct fv_stats st;
 
-	while (p->received < (uint64_t)total) {
+	p->hash = 2166136261u;
+	while (p->received - base < (uint64_t)total) {
 		/* Up to 8 in flight. */
-		while (sent < total && (uint64_t)sent - p->received < 8) {
+		while (sent < total &&
+		       (uint64_t)sent - (p->received - base) < 8) {
 			size_t len;
 			uint8_t *buf;
 			struct iovec iov;
@@ -587,9 +593,24 @@ static void test_echo_stream(void **state)
 		run_ready(p->ev);
 		assert_false(p->disconnected);
 	}
-	assert_int_equal(p->received, total);
-	assert_int_equal(p->received_bytes, want_bytes);
+	assert_int_equal(p->received - base, total);
+	assert_int_equal(p->received_bytes - base_bytes, want_bytes);
 	assert_int_equal(p->hash, want);
+}
+
+/*
+ * The whole path between two library connections in one process: listen,
+ * accept, negotiate, 2,000 echoes of sizes from 1 byte to 64 KiB (so many
+ * fragmented), several in flight at once, checksummed; then every verbs
+ * object is released (no QP, MR, window, CQ or channel left).
+ */
+static void test_echo_stream(void **state)
+{
+	void *mem = *state;
+	struct pair *p = pair_up(mem);
+	struct fv_stats st;
+
+	echo_stream(p, 2000);
 	fv_get_stats(&st);
 	assert_int_equal(st.rnr_errors, 0);
 	assert_int_equal(st.cq_overflows, 0);
@@ -693,6 +714,292 @@ static void test_rdma_memory_regions(void **state)
 	rdma_through_exposure(state, false);
 }
 
+/* --- a connection served by a relay (smbdirect_relay.h) ------------------ */
+
+/* p->server's connection relayed over a socketpair to an owner connection
+ * in the same process: the owner echoes (server_message). */
+struct relayed {
+	struct pair *p;
+	struct tevent_req *relay;
+	struct smbdirect_conn *owner;
+	bool relay_done;
+	enum smbdirect_reason relay_reason;
+	bool owner_ended;
+	enum smbdirect_reason owner_reason;
+};
+
+static void relay_finished(struct tevent_req *req)
+{
+	struct relayed *r = tevent_req_callback_data_void(req);
+
+	assert_int_equal(smbdirect_relay_recv(req, &r->relay_reason), 0);
+	TALLOC_FREE(r->relay);
+	r->relay_done = true;
+}
+
+static void owner_message(struct smbdirect_conn *conn, const uint8_t *data,
+			  size_t length, void *priv)
+{
+	struct relayed *r = priv;
+
+	server_message(conn, data, length, r->p);
+}
+
+static void owner_disconnected(struct smbdirect_conn *conn,
+			       enum smbdirect_reason reason,
+			       const char *detail, void *priv)
+{
+	struct relayed *r = priv;
+
+	(void)conn;
+	(void)detail;
+	r->owner_ended = true;
+	r->owner_reason = reason;
+}
+
+static struct relayed *relay_up(void *mem)
+{
+	struct relayed *r = talloc_zero(mem, struct relayed);
+	struct smbdirect_conn_handlers oh = {
+		.message = owner_message,
+		.disconnected = owner_disconnected,
+	};
+	int sv[2];
+
+	assert_non_null(r);
+	r->p = pair_up(r);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	r->relay = smbdirect_relay_send(r, r->p->ev, r->p->server, sv[0]);
+	assert_non_null(r->relay);
+	tevent_req_set_callback(r->relay, relay_finished, r);
+	/* The greeting went out at once: attach does not need the loop. */
+	assert_int_equal(smbdirect_relay_attach(r, r->p->ev, sv[1], 1000,
+						&r->owner),
+			 0);
+	assert_true(smbdirect_conn_is_relayed(r->owner));
+	assert_false(smbdirect_conn_is_relayed(r->p->server));
+	assert_memory_equal(smbdirect_conn_params(r->owner),
+			    smbdirect_conn_params(r->p->server),
+			    sizeof(struct smbdirect_params));
+	assert_string_equal(smbdirect_conn_peer(r->owner),
+			    smbdirect_conn_peer(r->p->server));
+	assert_memory_equal(smbdirect_conn_peer_address(r->owner),
+			    smbdirect_conn_peer_address(r->p->server),
+			    sizeof(struct sockaddr_in));
+	smbdirect_conn_set_handlers(r->owner, &oh, r);
+	return r;
+}
+
+static int rdma_result(struct relayed *r, struct tevent_req *req)
+{
+	bool done = false;
+	int ret;
+
+	assert_non_null(req);
+	tevent_req_set_callback(req, req_done, &done);
+	run_until(r->p->ev, &done);
+	ret = smbdirect_rdma_recv(req);
+	talloc_free(req);
+	return ret;
+}
+
+/*
+ * The owner drives the connection through the relay as if it were its
+ * own: 500 echoes (checksummed, 8 in flight), an RDMA write and read of
+ * 1 MiB between a shared buffer of the owner's and the client's exposed
+ * memory (3.1.4.5, 3.1.4.6), a bad descriptor list refused (EINVAL) and a
+ * response with Send-with-Invalidate that kills the client's rkey
+ * (3.1.4.2). Then the owner disconnects: the client sees the end, the
+ * relay completes, and no verbs object is left (the relay's registrations
+ * of the shared buffers included).
+ */
+static void test_relay_echo_rdma(void **state)
+{
+	struct relayed *r;
+	struct smbdirect_buffer *cbuf;
+	struct smbdirect_buffer *obuf;
+	struct smbdirect_exposure *x;
+	struct smbdirect_exposure *xr;
+	struct smbdirect_buffer_descriptor d[4];
+	struct smbdirect_buffer_descriptor dr[4];
+	struct smbdirect_buffer_descriptor bad;
+	struct smbdirect_conn_stats st;
+	size_t count = 0;
+	const size_t len = 1048576;
+	struct iovec iov = { .iov_base = (void *)"done", .iov_len = 4 };
+	uint8_t *c;
+	uint8_t *o;
+	struct tevent_req *req;
+	bool done = false;
+	size_t i;
+
+	fv_set_memory_windows(true);
+	r = relay_up(*state);
+	echo_stream(r->p, 500);
+	assert_int_equal(r->p->echoed, 500);
+
+	cbuf = smbdirect_buffer_new(r, r->p->client, len);
+	obuf = smbdirect_buffer_new(r, r->owner, len);
+	assert_non_null(cbuf);
+	assert_non_null(obuf);
+	c = smbdirect_buffer_data(cbuf);
+	o = smbdirect_buffer_data(obuf);
+	for (i = 0; i < len; i++) {
+		o[i] = (uint8_t)(i * 7 + 3);
+	}
+	x = smbdirect_expose(r, r->p->client, cbuf, 0, len, true, d,
+			     ARRAY_SIZE(d), &count);
+	assert_non_null(x);
+	assert_int_equal(count, 1);
+	run_ready(r->p->ev);
+	/* The owner's memory is not the relay's to expose. */
+	assert_null(smbdirect_expose(r, r->owner, obuf, 0, len, true, d,
+				     ARRAY_SIZE(d), &count));
+	assert_int_equal(errno, ENOTSUP);
+
+	assert_int_equal(rdma_result(r, smbdirect_rdma_write_send(
+						r, r->p->ev, r->owner, obuf, 0,
+						len, d, 1)),
+			 0);
+	assert_memory_equal(c, o, len);
+	for (i = 0; i < len; i++) {
+		c[i] = (uint8_t)(i * 13 + 1);
+	}
+	/* A READ's buffer is exposed for reading. */
+	xr = smbdirect_expose(r, r->p->client, cbuf, 0, len, false, dr,
+			      ARRAY_SIZE(dr), &count);
+	assert_non_null(xr);
+	run_ready(r->p->ev);
+	assert_int_equal(rdma_result(r, smbdirect_rdma_read_send(
+						r, r->p->ev, r->owner, obuf, 0,
+						len, dr, 1)),
+			 0);
+	assert_memory_equal(c, o, len);
+	talloc_free(xr);
+	/* The relay's library checks the list as for a local caller. */
+	bad = d[0];
+	bad.length = 0;
+	assert_int_equal(rdma_result(r, smbdirect_rdma_read_send(
+						r, r->p->ev, r->owner, obuf, 0,
+						4096, &bad, 1)),
+			 EINVAL);
+	smbdirect_conn_get_stats(r->owner, &st);
+	assert_int_equal(st.rdma_writes, 1);
+	assert_int_equal(st.rdma_reads, 1);
+	assert_int_equal(st.rdma_bytes, 2 * len);
+	assert_true(st.engine.messages_received >= 500);
+
+	req = smbdirect_send_invalidate_send(r, r->p->ev, r->owner, &iov, 1,
+					     d[0].token);
+	assert_non_null(req);
+	tevent_req_set_callback(req, req_done, &done);
+	run_until(r->p->ev, &done);
+	assert_int_equal(smbdirect_send_recv(req), 0);
+	talloc_free(req);
+	while (!smbdirect_exposure_invalidated(x)) {
+		run_ready(r->p->ev);
+	}
+
+	smbdirect_disconnect(r->owner);
+	while (!r->p->disconnected || !r->relay_done || !r->owner_ended) {
+		run_ready(r->p->ev);
+	}
+	assert_int_equal(r->owner_reason, SMBDIRECT_REASON_LOCAL_CLOSE);
+	assert_int_equal(r->relay_reason, SMBDIRECT_REASON_LOCAL_CLOSE);
+	/* After the end, the owner's calls fail at once. */
+	assert_null(smbdirect_buffer_new(r, r->owner, 4096));
+	assert_int_equal(errno, ENOTCONN);
+	talloc_free(x);
+	talloc_free(cbuf);
+	talloc_free(obuf);
+	talloc_free(r);
+	assert_int_equal(fv_reset(), 0);
+}
+
+/* The owner dies (its end of the socket closes): the relay disconnects
+ * the peer and completes. */
+static void test_relay_owner_dies(void **state)
+{
+	struct relayed *r = relay_up(*state);
+
+	echo_stream(r->p, 20);
+	TALLOC_FREE(r->owner);
+	while (!r->p->disconnected || !r->relay_done) {
+		run_ready(r->p->ev);
+	}
+	assert_int_equal(r->relay_reason, SMBDIRECT_REASON_LOCAL_CLOSE);
+	talloc_free(r);
+	assert_int_equal(fv_reset(), 0);
+}
+
+/* The peer leaves: the owner hears why. Then the relay itself goes: an
+ * owner's pending call fails, and its connection ends once. */
+static void test_relay_peer_leaves(void **state)
+{
+	struct relayed *r = relay_up(*state);
+
+	echo_stream(r->p, 20);
+	smbdirect_disconnect(r->p->client);
+	while (!r->owner_ended || !r->relay_done) {
+		run_ready(r->p->ev);
+	}
+	assert_int_equal(r->owner_reason, SMBDIRECT_REASON_PEER_DISCONNECTED);
+	talloc_free(r);
+	assert_int_equal(fv_reset(), 0);
+}
+
+static void test_relay_goes_away(void **state)
+{
+	struct relayed *r = relay_up(*state);
+	struct smbdirect_buffer *obuf;
+	struct smbdirect_buffer_descriptor d = {
+		.offset = 0, .token = 1, .length = 4096
+	};
+	struct tevent_req *req;
+	bool done = false;
+
+	echo_stream(r->p, 20);
+	obuf = smbdirect_buffer_new(r, r->owner, 4096);
+	assert_non_null(obuf);
+	/* The relay process is gone before it could answer. */
+	req = smbdirect_rdma_read_send(r, r->p->ev, r->owner, obuf, 0, 4096,
+				       &d, 1);
+	assert_non_null(req);
+	tevent_req_set_callback(req, req_done, &done);
+	TALLOC_FREE(r->relay);
+	run_until(r->p->ev, &done);
+	assert_int_equal(smbdirect_rdma_recv(req), ENOTCONN);
+	talloc_free(req);
+	assert_true(r->owner_ended);
+	assert_int_equal(r->owner_reason, SMBDIRECT_REASON_TRANSPORT_ERROR);
+	talloc_free(obuf);
+	talloc_free(r);
+	assert_int_equal(fv_reset(), 0);
+}
+
+/* What is not a relay's greeting is refused; silence times out. */
+static void test_relay_attach_refuses(void **state)
+{
+	struct tevent_context *ev = tevent_context_init(*state);
+	struct smbdirect_conn *conn = NULL;
+	uint8_t junk[16];
+	int sv[2];
+
+	memset(junk, 0x5a, sizeof(junk));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(smbdirect_relay_attach(*state, ev, sv[1], 50, &conn),
+			 ETIMEDOUT);
+	assert_int_equal(write(sv[0], junk, sizeof(junk)), sizeof(junk));
+	assert_int_equal(smbdirect_relay_attach(*state, ev, sv[1], 50, &conn),
+			 EPROTO);
+	close(sv[0]);
+	assert_int_equal(smbdirect_relay_attach(*state, ev, sv[1], 50, &conn),
+			 ENOTCONN);
+	assert_null(conn);
+	close(sv[1]);
+	talloc_free(ev);
+}
+
 static bool is_rdma(int family, const char *text)
 {
 	struct sockaddr_storage ss;
@@ -739,6 +1046,11 @@ int main(void)
 		T(test_echo_stream),
 		T(test_rdma_memory_windows),
 		T(test_rdma_memory_regions),
+		T(test_relay_echo_rdma),
+		T(test_relay_owner_dies),
+		T(test_relay_peer_leaves),
+		T(test_relay_goes_away),
+		T(test_relay_attach_refuses),
 		T(test_address_is_rdma),
 	};
 

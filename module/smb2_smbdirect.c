@@ -20,6 +20,7 @@
 #include "lib/util/tevent_ntstatus.h"
 #include "libcli/smb/smb_common.h"
 #include "smbdirect_rdma.h"
+#include "smbdirect_relay.h"
 #include "smb2_smbdirect.h"
 
 #undef DBGC_CLASS
@@ -51,6 +52,11 @@ struct smbd_smbdirect_conn {
 	struct smbd_smbdirect_buf *pool; /* free lent buffers */
 	size_t pool_bytes;
 	struct smbd_smbdirect_io *ios;   /* READs and WRITEs holding one */
+	/* Multichannel: this process will relay the connection for the
+	 * smbd that owns the client (smbd_smbdirect_relay_prepare()): its
+	 * end of the socket, and the end passed to the owner. */
+	int relay_fd;
+	int relay_peer_fd;
 };
 
 /* The RDMA channel of one READ or WRITE ([MS-SMB2] 3.3.5.12, 3.3.5.13). */
@@ -338,10 +344,33 @@ static int smbd_smbdirect_conn_destructor(struct smbd_smbdirect_conn *sc)
 		TALLOC_FREE(b);
 	}
 	TALLOC_FREE(sc->conn);
+	if (sc->relay_fd != -1) {
+		close(sc->relay_fd);
+	}
+	if (sc->relay_peer_fd != -1) {
+		close(sc->relay_peer_fd);
+	}
 	if (smbd_smbdirect_pending == sc) {
 		smbd_smbdirect_pending = NULL;
 	}
 	return 0;
+}
+
+/* A connection object of this glue, not yet attached to an xconn. */
+static struct smbd_smbdirect_conn *smbd_smbdirect_conn_new(
+	struct tevent_context *ev)
+{
+	struct smbd_smbdirect_conn *sc = talloc_zero(ev,
+						     struct smbd_smbdirect_conn);
+
+	if (sc == NULL) {
+		return NULL;
+	}
+	sc->ev = ev;
+	sc->relay_fd = -1;
+	sc->relay_peer_fd = -1;
+	talloc_set_destructor(sc, smbd_smbdirect_conn_destructor);
+	return sc;
 }
 
 /* The request the child took, until smbd_smbdirect_child_accept(). */
@@ -382,13 +411,11 @@ NTSTATUS smbd_smbdirect_child_accept(struct tevent_context *ev)
 	smbdirect_set_log_fn(smbd_smbdirect_log, NULL);
 	/* The request goes with the accept: keep its peer for the log. */
 	strlcpy(peer, smbdirect_conn_request_peer(request), sizeof(peer));
-	sc = talloc_zero(ev, struct smbd_smbdirect_conn);
+	sc = smbd_smbdirect_conn_new(ev);
 	if (sc == NULL) {
 		TALLOC_FREE(request);
 		return NT_STATUS_NO_MEMORY;
 	}
-	talloc_set_destructor(sc, smbd_smbdirect_conn_destructor);
-	sc->ev = ev;
 	smbd_smbdirect_settings(&settings);
 	req = smbdirect_accept_send(sc, ev, request, &settings);
 	if (req == NULL) {
@@ -862,4 +889,145 @@ NTSTATUS smbd_smbdirect_io_recv(struct tevent_req *req)
 bool smbd_smbdirect_addr_is_rdma(const struct sockaddr_storage *ss)
 {
 	return smbdirect_address_is_rdma((const struct sockaddr *)ss);
+}
+
+/* --- multichannel: a channel whose session another smbd owns ----------------- */
+
+NTSTATUS smbd_smbdirect_relay_prepare(struct smbXsrv_connection *xconn,
+				      int *pass_fd)
+{
+	struct smbd_smbdirect_conn *sc = xconn->transport.smbdirect;
+	int sv[2];
+
+	if (sc == NULL || sc->conn == NULL) {
+		return NT_STATUS_INTERNAL_ERROR;
+	}
+	/* A pass that is retried (the owner died meanwhile) starts anew. */
+	if (sc->relay_fd != -1) {
+		close(sc->relay_fd);
+		sc->relay_fd = -1;
+	}
+	if (sc->relay_peer_fd != -1) {
+		close(sc->relay_peer_fd);
+		sc->relay_peer_fd = -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		return map_nt_error_from_unix_common(errno);
+	}
+	sc->relay_fd = sv[0];
+	sc->relay_peer_fd = sv[1];
+	*pass_fd = sv[1];
+	return NT_STATUS_OK;
+}
+
+static void smbd_smbdirect_relay_done(struct tevent_req *req)
+{
+	struct smbdirect_conn *conn = tevent_req_callback_data(
+		req, struct smbdirect_conn);
+	enum smbdirect_reason reason = SMBDIRECT_REASON_NONE;
+	struct smbdirect_conn_stats st;
+	int ret = smbdirect_relay_recv(req, &reason);
+
+	TALLOC_FREE(req);
+	smbdirect_conn_get_stats(conn, &st);
+	DBG_NOTICE("smbdirect: peer %s: relay ended (%s, %s): rdma reads "
+		   "%llu, rdma writes %llu, rdma bytes %llu, messages "
+		   "received %llu\n",
+		   smbdirect_conn_peer(conn),
+		   ret == 0 ? "ok" : strerror(ret),
+		   smbdirect_reason_string(reason),
+		   (unsigned long long)st.rdma_reads,
+		   (unsigned long long)st.rdma_writes,
+		   (unsigned long long)st.rdma_bytes,
+		   (unsigned long long)st.engine.messages_received);
+	exit_server_cleanly("SMB-Direct relay ended");
+}
+
+void smbd_smbdirect_become_relay(struct smbXsrv_connection *xconn)
+{
+	struct smbd_smbdirect_conn *sc = xconn->transport.smbdirect;
+	struct smbd_smbdirect_io *io;
+	struct smbdirect_conn *conn;
+	struct tevent_req *req;
+
+	if (sc == NULL || sc->conn == NULL || sc->relay_fd == -1) {
+		smbd_server_connection_terminate(xconn,
+						 "SMB-Direct: no relay to run");
+		return;
+	}
+	/* Buffers lent to this process's requests belong to the
+	 * connection's protection domain: they go first. */
+	while ((io = sc->ios) != NULL) {
+		DLIST_REMOVE(sc->ios, io);
+		if (io->buf != NULL) {
+			TALLOC_FREE(io->buf->buffer);
+			TALLOC_FREE(io->buf);
+		}
+		io->sc = NULL;
+	}
+	while (sc->pool != NULL) {
+		struct smbd_smbdirect_buf *b = sc->pool;
+
+		DLIST_REMOVE(sc->pool, b);
+		TALLOC_FREE(b->buffer);
+		TALLOC_FREE(b);
+	}
+	sc->pool_bytes = 0;
+	/* The connection leaves smbd's hands: nothing more is sent or
+	 * taken on xconn here, and its teardown does not touch it. */
+	conn = talloc_steal(sc->ev, sc->conn);
+	sc->conn = NULL;
+	smbdirect_conn_set_handlers(conn, NULL, NULL);
+	xconn->transport.status = NT_STATUS_CONNECTION_DISCONNECTED;
+	/* The owner has its copy of the other end by now. */
+	close(sc->relay_peer_fd);
+	sc->relay_peer_fd = -1;
+	req = smbdirect_relay_send(conn, sc->ev, conn, sc->relay_fd);
+	sc->relay_fd = -1;
+	if (req == NULL) {
+		exit_server_cleanly("SMB-Direct: starting the relay failed");
+		return;
+	}
+	tevent_req_set_callback(req, smbd_smbdirect_relay_done, conn);
+	DBG_NOTICE("smbdirect: peer %s: the client's session lives in "
+		   "another smbd; this process relays the channel to it\n",
+		   smbdirect_conn_peer(conn));
+}
+
+bool smbd_smbdirect_fd_is_relay(int fd)
+{
+	int domain = 0;
+	socklen_t len = sizeof(domain);
+
+	return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+	       domain == AF_UNIX;
+}
+
+NTSTATUS smbd_smbdirect_relay_adopt(struct tevent_context *ev, int fd)
+{
+	struct smbd_smbdirect_conn *sc;
+	int ret;
+
+	/* One at a time: a connection an earlier pass left unattached
+	 * (its smbd_add_connection() failed) goes now. */
+	TALLOC_FREE(smbd_smbdirect_pending);
+	sc = smbd_smbdirect_conn_new(ev);
+	if (sc == NULL) {
+		return NT_STATUS_NO_MEMORY;
+	}
+	smbdirect_set_log_fn(smbd_smbdirect_log, NULL);
+	/* The relay greets at once; bounded if it does not. */
+	ret = smbdirect_relay_attach(sc, ev, fd, 5000, &sc->conn);
+	if (ret != 0) {
+		DBG_ERR("smbdirect: taking a relayed channel failed: %s\n",
+			strerror(ret));
+		TALLOC_FREE(sc);
+		return map_nt_error_from_unix_common(ret);
+	}
+	/* The NEGOTIATE came through the pass, not as a message. */
+	sc->negotiated = true;
+	smbd_smbdirect_pending = sc;
+	DBG_NOTICE("smbdirect: peer %s: a channel relayed by another smbd "
+		   "joins this client\n", smbdirect_conn_peer(sc->conn));
+	return NT_STATUS_OK;
 }

@@ -124,6 +124,30 @@ NTSTATUS smbd_smbdirect_io_recv(struct tevent_req *req);
  * an RDMA device (so clients may open SMB-Direct channels to it). */
 bool smbd_smbdirect_addr_is_rdma(const struct sockaddr_storage *ss);
 
+/*
+ * Multichannel ([MS-SMB2] 3.3.5.3.1): a new channel whose ClientGuid
+ * another smbd owns is passed to it (MSG_SMBXSRV_CONNECTION_PASS). A
+ * queue pair cannot move, so an SMB-Direct channel stays here and this
+ * process relays it (smbdirect_relay.h); the owner gets a socket.
+ *
+ * The passing side: the socket end to pass instead of a TCP socket;
+ * this process keeps the other.
+ */
+NTSTATUS smbd_smbdirect_relay_prepare(struct smbXsrv_connection *xconn,
+				      int *pass_fd);
+
+/* The passing side, once the owner took the channel: hand the connection
+ * to the relay; the process exits when the relay ends. */
+void smbd_smbdirect_become_relay(struct smbXsrv_connection *xconn);
+
+/* The owner: whether a passed descriptor is a relay's socket (AF_UNIX),
+ * not a TCP connection. */
+bool smbd_smbdirect_fd_is_relay(int fd);
+
+/* The owner: take the relayed connection on fd (taken over on success),
+ * for smbd_add_connection(client, -1, ...) and smbd_smbdirect_attach(). */
+NTSTATUS smbd_smbdirect_relay_adopt(struct tevent_context *ev, int fd);
+
 #else /* !HAVE_LIBSMBDIRECT: what generic smbd code calls */
 
 static inline bool smbd_smbdirect_is_rdma(
@@ -178,6 +202,29 @@ static inline bool smbd_smbdirect_addr_is_rdma(
 	const struct sockaddr_storage *ss)
 {
 	return false;
+}
+
+static inline NTSTATUS smbd_smbdirect_relay_prepare(
+	struct smbXsrv_connection *xconn, int *pass_fd)
+{
+	return NT_STATUS_NOT_SUPPORTED;
+}
+
+static inline void smbd_smbdirect_become_relay(
+	struct smbXsrv_connection *xconn)
+{
+	smb_panic(__location__); /* only with smbd_smbdirect_is_rdma() */
+}
+
+static inline bool smbd_smbdirect_fd_is_relay(int fd)
+{
+	return false;
+}
+
+static inline NTSTATUS smbd_smbdirect_relay_adopt(struct tevent_context *ev,
+						  int fd)
+{
+	return NT_STATUS_NOT_SUPPORTED;
 }
 
 #endif /* HAVE_LIBSMBDIRECT */

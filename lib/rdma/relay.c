@@ -416,7 +416,7 @@ static void relay_io_error(void *private_data, int error, const char *what)
 		state->owner_gone = true;
 		TALLOC_FREE(state->io);
 		if (!state->conn_ended) {
-			sd_log(SMBDIRECT_LOG_INFO, state->conn, NULL,
+			sd_log(SMBDIRECT_LOG_NOTICE, state->conn, NULL,
 			       "relay: the owning process closed; "
 			       "disconnecting");
 			smbdirect_disconnect(state->conn);

@@ -51,7 +51,12 @@ static void remote_end(struct smbdirect_conn *conn,
 	conn->reason = reason;
 	snprintf(conn->detail, sizeof(conn->detail), "%s", detail);
 	if (reason != SMBDIRECT_REASON_LOCAL_CLOSE) {
-		sd_log(SMBDIRECT_LOG_INFO, conn, NULL,
+		/* A peer's end is routine; anything else is worth a
+		 * notice in the owner's log. */
+		sd_log(reason == SMBDIRECT_REASON_PEER_DISCONNECTED
+			       ? SMBDIRECT_LOG_INFO
+			       : SMBDIRECT_LOG_NOTICE,
+		       conn, NULL,
 		       "relayed connection ended: %s: %s",
 		       smbdirect_reason_string(reason), detail);
 	}

@@ -184,7 +184,7 @@ samba_lib_setup() {
 	smbd_pid=
 	SG_WORK=/tmp/kpp-samba-lib SG_OUT="$out/samba-lib" SG_SMBD_PORT=4451 \
 		SG_SMBD="$SAMBA_PREFIX/sbin/smbd" SG_SMBPASSWD="$SAMBA_PREFIX/bin/smbpasswd" \
-		smbd_setup "interfaces = $SAMBA_ADDR/32 127.0.0.1/8" "smb direct = yes" \
+		smbd_setup "interfaces = \"$SAMBA_ADDR/32;capability=RSS\" 127.0.0.1/8" "smb direct = yes" \
 		"smbdirect:ports = 5445" "log level = 1" || return 1
 	samba_lib_pid=$smbd_pid
 	samba_lib_share=$share
@@ -214,6 +214,28 @@ samba_rdma_30_setup() { samba_row_setup 3.0 samba_rdma_30 /mnt/bench-samba-3.0; 
 samba_rdma_30_measure() { samba_measure samba_rdma_30 "$1" /mnt/bench-samba-3.0 bench-samba-3.0; }
 samba_rdma_311_setup() { samba_row_setup 3.1.1 samba_rdma_311 /mnt/bench-samba-3.1.1; }
 samba_rdma_311_measure() { samba_measure samba_rdma_311 "$1" /mnt/bench-samba-3.1.1 bench-samba-3.1.1; }
+# Multichannel (issue 11): the second SMB-Direct channel is relayed by the
+# child smbd that accepted it to the one owning the session (the
+# interface is RSS-capable, so cifs opens it to the same address). CPU
+# of both children: the owner, then the relay.
+samba_mc_311_setup() {
+	local mp=/mnt/bench-samba-mc i n0
+	mkdir -p "$out/samba-lib"
+	samba_lib_setup || return 1
+	n0="$(grep -c 'Extra Channels: 1' /proc/fs/cifs/DebugData)"
+	KP_ADDR=$SAMBA_ADDR KP_USER=$SG_USER KP_PASS=$SG_PASS KP_SHARE=share \
+		kp_mount rdma 3.1.1 "$mp" multichannel,max_channels=2 || return 1
+	for i in $(seq 1 60); do
+		[ "$(grep -c 'Extra Channels: 1' /proc/fs/cifs/DebugData)" -gt "$n0" ] && break
+		sleep 0.5
+	done
+	[ "$(grep -c 'Extra Channels: 1' /proc/fs/cifs/DebugData)" -gt "$n0" ] ||
+		{ log "samba_mc_311: cifs opened no second channel"; return 1; }
+	sleep 1
+	row_pids[samba_mc_311]="$(pgrep -P "$samba_lib_pid" -x smbd | sort -n | tail -n 2 | tr '\n' ' ')"
+	log "samba_mc_311: the owner and the relay: ${row_pids[samba_mc_311]}"
+}
+samba_mc_311_measure() { samba_measure samba_mc_311 "$1" /mnt/bench-samba-mc bench-samba-mc; }
 
 # --- raw verbs: perftest --------------------------------------------------------
 # perftest_bw PROG RUN [OPTIONS...]: PROG (ib_read_bw or ib_write_bw) -R
@@ -288,6 +310,7 @@ add_row bridge_rdma_311 "cifs → smbdirect-bridge → smbd, SMB Direct 3.1.1"
 add_row smbd_tcp "cifs → smbd, TCP $tcp_vers"
 add_row samba_rdma_30 "cifs → Samba + libsmbdirect, SMB Direct 3.0"
 add_row samba_rdma_311 "cifs → Samba + libsmbdirect, SMB Direct 3.1.1"
+add_row samba_mc_311 "cifs → Samba + libsmbdirect, SMB Direct 3.1.1, 2 channels (one relayed)"
 add_row raw_verbs "raw verbs: perftest -R -s 1M (write: ib_read_bw, read: ib_write_bw)"
 add_row raw_verbs_ev "raw verbs: ib_read_bw -e (CQ events), the same"
 ref_row="${REF_ROW:-raw_verbs}"

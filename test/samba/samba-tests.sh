@@ -430,7 +430,7 @@ t_never_negotiates() {
 # results must be identical. smb2.dir: find and one only (the others take
 # minutes under TCG).
 t_smbtorture() {
-	local suites="smb2.connect smb2.read smb2.rw smb2.lock smb2.dir.find smb2.dir.one"
+	local suites="$1" tag=${2:-}
 	local fpid tpid crc trc
 	[ -x "$here/smbdirect-bridge" ] || { kp_say "no smbdirect-bridge staged"; return 1; }
 	"$here/smbdirect-bridge" --forward -l 127.0.0.1 -p 4455 -c "$KP_ADDR" -P 5445 \
@@ -440,9 +440,9 @@ t_smbtorture() {
 	torture_one() {
 		# shellcheck disable=SC2086
 		timeout -k 5 400 smbtorture "//127.0.0.1/$2" -U "$SG_USER%$SG_PASS" \
-			-p "$1" --target=samba3 -s "$conf" $suites >"$out/smbtorture-$3.log" 2>&1
+			-p "$1" --target=samba3 -s "$conf" $suites >"$out/smbtorture$tag-$3.log" 2>&1
 		local rc=$?
-		grep -E '^(success|failure|error|skip): ' "$out/smbtorture-$3.log" | sort >"$out/smbtorture-$3.results"
+		grep -E '^(success|failure|error|skip): ' "$out/smbtorture$tag-$3.log" | sort >"$out/smbtorture$tag-$3.results"
 		return $rc
 	}
 	torture_one 445 control tcp &
@@ -453,11 +453,12 @@ t_smbtorture() {
 	trc=$?
 	kill "$fpid" 2>/dev/null
 	wait_bounded "$fpid" 10 >/dev/null 2>&1
-	echo "over SMB Direct: exit $crc, $(grep -c '^success' "$out/smbtorture-rdma.results") succeeded, $(grep -cE '^(failure|error)' "$out/smbtorture-rdma.results") failed"
-	echo "over TCP:        exit $trc, $(grep -c '^success' "$out/smbtorture-tcp.results") succeeded, $(grep -cE '^(failure|error)' "$out/smbtorture-tcp.results") failed"
+	echo "over SMB Direct: exit $crc, $(grep -c '^success' "$out/smbtorture$tag-rdma.results") succeeded, $(grep -cE '^(failure|error)' "$out/smbtorture$tag-rdma.results") failed"
+	echo "over TCP:        exit $trc, $(grep -c '^success' "$out/smbtorture$tag-tcp.results") succeeded, $(grep -cE '^(failure|error)' "$out/smbtorture$tag-tcp.results") failed"
 	grep -E 'RDMA|rdma' "$out/forward.log" | tail -n 3
-	[ -s "$out/smbtorture-tcp.results" ] || { kp_say "no results"; return 1; }
-	diff "$out/smbtorture-tcp.results" "$out/smbtorture-rdma.results" ||
+	[ -s "$out/smbtorture$tag-tcp.results" ] || { kp_say "no results"; return 1; }
+	[ -z "$tag" ] || cat "$out/smbtorture$tag-rdma.results"
+	diff "$out/smbtorture$tag-tcp.results" "$out/smbtorture$tag-rdma.results" ||
 		{ kp_say "the results over SMB Direct differ from TCP's"; return 1; }
 	[ "$crc" -eq "$trc" ] || { kp_say "exit $crc over SMB Direct, $trc over TCP"; return 1; }
 }
@@ -534,7 +535,13 @@ else
 	run_test samba-tcp t_tcp
 	run_test samba-never-negotiates t_never_negotiates
 	run_test samba-torture t_torture
-	run_test samba-smbtorture t_smbtorture
+	run_test samba-smbtorture t_smbtorture \
+		"smb2.connect smb2.read smb2.rw smb2.lock smb2.dir.find smb2.dir.one"
+	# Session binding and multichannel through the forward bridge: each
+	# connection smbtorture opens is an SMB-Direct channel of its own,
+	# every one after the first relayed to the owner (issue 11).
+	run_test samba-smbtorture-mc t_smbtorture \
+		"smb2.session.bind1 smb2.session.bind2 smb2.multichannel" -mc
 	run_test --optional samba-valgrind t_valgrind
 	run_test samba-log t_smbd_log
 fi

@@ -893,6 +893,14 @@ bool smbd_smbdirect_addr_is_rdma(const struct sockaddr_storage *ss)
 
 /* --- multichannel: a channel whose session another smbd owns ----------------- */
 
+/* This process relays a channel for another smbd (smbd_smbdirect_become_relay()). */
+static bool smbd_smbdirect_is_relay;
+
+bool smbd_smbdirect_relaying(void)
+{
+	return smbd_smbdirect_is_relay;
+}
+
 NTSTATUS smbd_smbdirect_relay_prepare(struct smbXsrv_connection *xconn,
 				      int *pass_fd)
 {
@@ -989,6 +997,7 @@ void smbd_smbdirect_become_relay(struct smbXsrv_connection *xconn)
 		return;
 	}
 	tevent_req_set_callback(req, smbd_smbdirect_relay_done, conn);
+	smbd_smbdirect_is_relay = true;
 	DBG_NOTICE("smbdirect: peer %s: the client's session lives in "
 		   "another smbd; this process relays the channel to it\n",
 		   smbdirect_conn_peer(conn));

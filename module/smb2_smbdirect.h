@@ -140,6 +140,10 @@ NTSTATUS smbd_smbdirect_relay_prepare(struct smbXsrv_connection *xconn,
  * to the relay; the process exits when the relay ends. */
 void smbd_smbdirect_become_relay(struct smbXsrv_connection *xconn);
 
+/* Whether this process has become a relay (deadtime does not apply: it
+ * has no tree connects of its own). */
+bool smbd_smbdirect_relaying(void);
+
 /* The owner: whether a passed descriptor is a relay's socket (AF_UNIX),
  * not a TCP connection. */
 bool smbd_smbdirect_fd_is_relay(int fd);
@@ -214,6 +218,11 @@ static inline void smbd_smbdirect_become_relay(
 	struct smbXsrv_connection *xconn)
 {
 	smb_panic(__location__); /* only with smbd_smbdirect_is_rdma() */
+}
+
+static inline bool smbd_smbdirect_relaying(void)
+{
+	return false;
 }
 
 static inline bool smbd_smbdirect_fd_is_relay(int fd)

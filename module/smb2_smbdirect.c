@@ -579,6 +579,7 @@ uint32_t smbd_smbdirect_max_read_write(const struct smbXsrv_connection *xconn)
 
 struct smbd_smbdirect_send {
 	struct smbd_smb2_send_queue *e;
+	struct smbXsrv_connection *xconn;
 };
 
 static void smbd_smbdirect_sent(struct tevent_req *req)
@@ -589,6 +590,16 @@ static void smbd_smbdirect_sent(struct tevent_req *req)
 
 	TALLOC_FREE(req);
 	if (e->ack.req != NULL) {
+		if (ret == 0 && s->xconn->ack.force_unacked_timeout) {
+			/* smbtorture's simulated channel failure
+			 * (FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT), as on
+			 * TCP: the acknowledgement never counts, and smbd's
+			 * ack checker times the entry out, which moves an
+			 * oplock or lease break to another channel. */
+			e->ack.required_acked_bytes = UINT64_MAX;
+			DLIST_ADD_END(s->xconn->ack.queue, e);
+			return;
+		}
 		/* A completed RC send was acknowledged by the peer's
 		 * adapter: what smbd waits for on TCP. */
 		if (ret == 0) {
@@ -640,6 +651,7 @@ NTSTATUS smbd_smbdirect_flush_send_queue(struct smbXsrv_connection *xconn)
 			return NT_STATUS_NO_MEMORY;
 		}
 		s->e = e;
+		s->xconn = xconn;
 		/* A child of the entry's memory: if smbd frees it before the
 		 * send completed, the library ends the connection instead of
 		 * reading freed memory. */

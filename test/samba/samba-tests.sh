@@ -66,6 +66,7 @@ t_setup() {
 	# to an RSS-capable interface (samba-multichannel).
 	smbd_setup 'interfaces = "10.9.0.1/24;capability=RSS" 127.0.0.1/8' \
 		"smb direct = yes" "log level = 1 smb2:3" \
+		"smbd:FSCTL_SMBTORTURE = yes" \
 		"smbdirect:ports = 5445 445" || return 1
 	KP_SHARE_DIR=$share
 	wait_line "$out/smbd.log" 'smbdirect: listening on 10.9.0.1 port 5445' 20 ||

@@ -305,10 +305,33 @@ void smbd_smbdirect_forget_listeners(void)
 
 /* --- the child: take the connection ----------------------------------------- */
 
-static int smbd_smbdirect_conn_destructor(struct smbd_smbdirect_conn *sc)
+/* Lent buffers belong to the connection's protection domain: they go
+ * before it (the connection's end, or its move to a relay). Requests
+ * holding one keep their io, without buffer or connection. */
+static void smbd_smbdirect_drop_buffers(struct smbd_smbdirect_conn *sc)
 {
 	struct smbd_smbdirect_io *io;
 
+	while ((io = sc->ios) != NULL) {
+		DLIST_REMOVE(sc->ios, io);
+		if (io->buf != NULL) {
+			TALLOC_FREE(io->buf->buffer);
+			TALLOC_FREE(io->buf);
+		}
+		io->sc = NULL;
+	}
+	while (sc->pool != NULL) {
+		struct smbd_smbdirect_buf *b = sc->pool;
+
+		DLIST_REMOVE(sc->pool, b);
+		TALLOC_FREE(b->buffer);
+		TALLOC_FREE(b);
+	}
+	sc->pool_bytes = 0;
+}
+
+static int smbd_smbdirect_conn_destructor(struct smbd_smbdirect_conn *sc)
+{
 	if (sc->conn != NULL) {
 		struct smbdirect_conn_stats st;
 
@@ -326,23 +349,7 @@ static int smbd_smbdirect_conn_destructor(struct smbd_smbdirect_conn *sc)
 			   (unsigned long long)st.rdma_bytes);
 	}
 
-	/* Lent buffers belong to the connection's protection domain: they
-	 * go before it. */
-	while ((io = sc->ios) != NULL) {
-		DLIST_REMOVE(sc->ios, io);
-		if (io->buf != NULL) {
-			TALLOC_FREE(io->buf->buffer);
-			TALLOC_FREE(io->buf);
-		}
-		io->sc = NULL;
-	}
-	while (sc->pool != NULL) {
-		struct smbd_smbdirect_buf *b = sc->pool;
-
-		DLIST_REMOVE(sc->pool, b);
-		TALLOC_FREE(b->buffer);
-		TALLOC_FREE(b);
-	}
+	smbd_smbdirect_drop_buffers(sc);
 	TALLOC_FREE(sc->conn);
 	if (sc->relay_fd != -1) {
 		close(sc->relay_fd);
@@ -966,7 +973,6 @@ static void smbd_smbdirect_relay_done(struct tevent_req *req)
 void smbd_smbdirect_become_relay(struct smbXsrv_connection *xconn)
 {
 	struct smbd_smbdirect_conn *sc = xconn->transport.smbdirect;
-	struct smbd_smbdirect_io *io;
 	struct smbdirect_conn *conn;
 	struct tevent_req *req;
 
@@ -975,24 +981,7 @@ void smbd_smbdirect_become_relay(struct smbXsrv_connection *xconn)
 						 "SMB-Direct: no relay to run");
 		return;
 	}
-	/* Buffers lent to this process's requests belong to the
-	 * connection's protection domain: they go first. */
-	while ((io = sc->ios) != NULL) {
-		DLIST_REMOVE(sc->ios, io);
-		if (io->buf != NULL) {
-			TALLOC_FREE(io->buf->buffer);
-			TALLOC_FREE(io->buf);
-		}
-		io->sc = NULL;
-	}
-	while (sc->pool != NULL) {
-		struct smbd_smbdirect_buf *b = sc->pool;
-
-		DLIST_REMOVE(sc->pool, b);
-		TALLOC_FREE(b->buffer);
-		TALLOC_FREE(b);
-	}
-	sc->pool_bytes = 0;
+	smbd_smbdirect_drop_buffers(sc);
 	/* The connection leaves smbd's hands: nothing more is sent or
 	 * taken on xconn here, and its teardown does not touch it. */
 	conn = talloc_steal(sc->ev, sc->conn);

@@ -79,6 +79,25 @@ static int buffer_destructor(struct smbdirect_buffer *b)
 	return 0;
 }
 
+/* Register b->data (b->size bytes) with the connection's PD; on failure
+ * b is freed and NULL returned (errno set). No remote access: the peer
+ * reaches the memory only through exposures, each with an rkey of its own
+ * (a memory window bound to this MR, or an MR of its own). */
+static struct smbdirect_buffer *buffer_register(struct smbdirect_buffer *b)
+{
+	b->mr = reg_mr(b->conn->pd, b->data, b->size,
+		       IBV_ACCESS_LOCAL_WRITE |
+			       (b->conn->use_mw ? IBV_ACCESS_MW_BIND : 0));
+	if (b->mr == NULL) {
+		int err = errno != 0 ? errno : ENOMEM;
+
+		talloc_free(b);
+		errno = err;
+		return NULL;
+	}
+	return b;
+}
+
 struct smbdirect_buffer *sd_buffer_wrap(TALLOC_CTX *mem_ctx,
 					struct smbdirect_conn *conn,
 					void *data, size_t size)
@@ -95,19 +114,7 @@ struct smbdirect_buffer *sd_buffer_wrap(TALLOC_CTX *mem_ctx,
 	b->size = size;
 	b->foreign = true;
 	talloc_set_destructor(b, buffer_destructor);
-	/* As smbdirect_buffer_new(): remote access only through
-	 * exposures. */
-	b->mr = reg_mr(conn->pd, b->data, size,
-		       IBV_ACCESS_LOCAL_WRITE |
-			       (conn->use_mw ? IBV_ACCESS_MW_BIND : 0));
-	if (b->mr == NULL) {
-		int err = errno != 0 ? errno : ENOMEM;
-
-		talloc_free(b);
-		errno = err;
-		return NULL;
-	}
-	return b;
+	return buffer_register(b);
 }
 
 struct smbdirect_buffer *smbdirect_buffer_new(void *mem_ctx,
@@ -139,20 +146,7 @@ struct smbdirect_buffer *smbdirect_buffer_new(void *mem_ctx,
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* No remote access: the peer reaches it only through exposures, each
-	 * with an rkey of its own (a memory window bound to this MR, or an
-	 * MR of its own). */
-	b->mr = reg_mr(conn->pd, b->data, size,
-		       IBV_ACCESS_LOCAL_WRITE |
-			       (conn->use_mw ? IBV_ACCESS_MW_BIND : 0));
-	if (b->mr == NULL) {
-		int err = errno != 0 ? errno : ENOMEM;
-
-		talloc_free(b);
-		errno = err;
-		return NULL;
-	}
-	return b;
+	return buffer_register(b);
 }
 
 void *smbdirect_buffer_data(struct smbdirect_buffer *buffer)

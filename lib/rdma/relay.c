@@ -148,31 +148,50 @@ static void relay_disconnected(struct smbdirect_conn *conn,
 	relay_maybe_done(state);
 }
 
-static void relay_send_done(struct tevent_req *subreq)
+/* A SEND or an RDMA operation completed: tell the owner. */
+static void relay_op_done(struct tevent_req *subreq)
 {
 	struct relay_op *op = tevent_req_callback_data(subreq,
 							struct relay_op);
 	struct relay_state *state = op->state;
-	int err = smbdirect_send_recv(subreq);
-
-	relay_done_frame(state, op->id, err);
-	talloc_free(op);
-}
-
-static void relay_rdma_done(struct tevent_req *subreq)
-{
-	struct relay_op *op = tevent_req_callback_data(subreq,
-							struct relay_op);
-	struct relay_state *state = op->state;
-	int err = smbdirect_rdma_recv(subreq);
 	struct relay_buf *b = op->buf;
+	int err = b != NULL ? smbdirect_rdma_recv(subreq)
+			    : smbdirect_send_recv(subreq);
 
 	relay_done_frame(state, op->id, err);
 	talloc_free(op);
+	if (b == NULL) {
+		return;
+	}
 	b->users -= 1;
 	if (b->dropped && b->users == 0) {
 		relay_buf_free(state, b);
 	}
+}
+
+/* An operation for frame `id`, or NULL after telling the owner ENOMEM. */
+static struct relay_op *relay_op_new(struct relay_state *state, uint64_t id)
+{
+	struct relay_op *op = talloc_zero(state, struct relay_op);
+
+	if (op == NULL) {
+		relay_done_frame(state, id, ENOMEM);
+		return NULL;
+	}
+	op->state = state;
+	op->id = id;
+	return op;
+}
+
+/* The operation's request, or NULL (no memory: the owner is told). */
+static void relay_op_start(struct relay_op *op, struct tevent_req *subreq)
+{
+	if (subreq == NULL) {
+		relay_done_frame(op->state, op->id, ENOMEM);
+		talloc_free(op);
+		return;
+	}
+	tevent_req_set_callback(subreq, relay_op_done, op);
 }
 
 static struct relay_buf *relay_buf_find(struct relay_state *state,
@@ -212,13 +231,10 @@ static void relay_frame_send(struct relay_state *state, uint16_t flags,
 		relay_fail(state, "sent a short SEND frame");
 		return;
 	}
-	op = talloc_zero(state, struct relay_op);
+	op = relay_op_new(state, id);
 	if (op == NULL) {
-		relay_done_frame(state, id, ENOMEM);
 		return;
 	}
-	op->state = state;
-	op->id = id;
 	op->payload = talloc_steal(op, payload);
 	iov.iov_base = payload + 4;
 	iov.iov_len = length - 4;
@@ -230,12 +246,7 @@ static void relay_frame_send(struct relay_state *state, uint16_t flags,
 		subreq = smbdirect_send_send(op, state->ev, state->conn, &iov,
 					     1);
 	}
-	if (subreq == NULL) {
-		talloc_free(op);
-		relay_done_frame(state, id, ENOMEM);
-		return;
-	}
-	tevent_req_set_callback(subreq, relay_send_done, op);
+	relay_op_start(op, subreq);
 }
 
 static void relay_frame_reg(struct relay_state *state, uint64_t id,
@@ -345,13 +356,10 @@ static void relay_frame_rdma(struct relay_state *state, uint16_t flags,
 		descs[i].token = sd_get_le32(d + 8);
 		descs[i].length = sd_get_le32(d + 12);
 	}
-	op = talloc_zero(state, struct relay_op);
+	op = relay_op_new(state, id);
 	if (op == NULL) {
-		relay_done_frame(state, id, ENOMEM);
 		return;
 	}
-	op->state = state;
-	op->id = id;
 	op->buf = b;
 	if ((flags & SD_RELAY_F_WRITE) != 0) {
 		subreq = smbdirect_rdma_write_send(op, state->ev, state->conn,
@@ -362,13 +370,10 @@ static void relay_frame_rdma(struct relay_state *state, uint16_t flags,
 						  b->buffer, (size_t)offset,
 						  (size_t)len, descs, count);
 	}
-	if (subreq == NULL) {
-		talloc_free(op);
-		relay_done_frame(state, id, ENOMEM);
-		return;
+	if (subreq != NULL) {
+		b->users += 1;
 	}
-	b->users += 1;
-	tevent_req_set_callback(subreq, relay_rdma_done, op);
+	relay_op_start(op, subreq);
 }
 
 static void relay_frame(void *private_data, uint16_t type, uint16_t flags,

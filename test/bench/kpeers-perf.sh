@@ -134,12 +134,16 @@ measure_cpu() {
 	w="$(kp_dd_write "$src" "$mp/$name")" || return 1
 	for p in ${row_pids[$id]}; do
 		t1="$(cpu_ticks "$p")"; t0=${before[$p]}
+		# A serving process that went away during the run is the row's
+		# failure, said as such (it once was a relay closed by smbd).
+		[ -n "$t1" ] || { kp_say "$id: serving process $p went away during the write"; return 1; }
 		echo "$id,$run,write,$p,$(cat /proc/$p/comm),$((${t1% *} - ${t0% *})),$((${t1#* } - ${t0#* })),$size_mb" >>"$out/cpu.csv"
 		before[$p]="$t1"
 	done
 	r="$(kp_dd_read "$mp/$name")" || return 1
 	for p in ${row_pids[$id]}; do
 		t1="$(cpu_ticks "$p")"; t0=${before[$p]}
+		[ -n "$t1" ] || { kp_say "$id: serving process $p went away during the read"; return 1; }
 		echo "$id,$run,read,$p,$(cat /proc/$p/comm),$((${t1% *} - ${t0% *})),$((${t1#* } - ${t0#* })),$size_mb" >>"$out/cpu.csv"
 	done
 	sz="$(stat -c %s "$share/$name" 2>/dev/null)"

@@ -48,6 +48,7 @@ struct relay_state {
 	bool conn_ended;
 	bool owner_gone;
 	enum smbdirect_reason reason;
+	struct tevent_timer *end_timer;  /* bounds the wait for the owner */
 };
 
 struct relay_op {
@@ -79,14 +80,46 @@ static int relay_state_destructor(struct relay_state *state)
 	return 0;
 }
 
+/* The owner had this long to take the END frame (it usually closes its
+ * end at once, which ends the relay sooner). */
+#define RELAY_END_GRACE_SECONDS 10
+
+static void relay_end_grace(struct tevent_context *ev, struct tevent_timer *te,
+			    struct timeval now, void *private_data)
+{
+	struct relay_state *state = private_data;
+
+	(void)ev;
+	(void)te;
+	(void)now;
+	state->end_timer = NULL;
+	sd_log(SMBDIRECT_LOG_WARNING, state->conn, NULL,
+	       "relay: the owning process did not take the end of the "
+	       "connection within %d s; the relay ends",
+	       RELAY_END_GRACE_SECONDS);
+	state->owner_gone = true;
+	TALLOC_FREE(state->io);
+	tevent_req_done(state->req);
+}
+
 static void relay_maybe_done(struct relay_state *state)
 {
 	if (!state->conn_ended) {
 		return;
 	}
 	if (!state->owner_gone && sd_relay_io_pending(state->io) > 0) {
-		/* The END frame goes first. */
-		return;
+		/* The END frame goes first, bounded: an owner that reads
+		 * nothing cannot keep the relay. */
+		if (state->end_timer == NULL) {
+			state->end_timer = tevent_add_timer(
+				state->ev, state,
+				tevent_timeval_current_ofs(
+					RELAY_END_GRACE_SECONDS, 0),
+				relay_end_grace, state);
+		}
+		if (state->end_timer != NULL) {
+			return;
+		}
 	}
 	tevent_req_done(state->req);
 }

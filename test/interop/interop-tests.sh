@@ -1108,6 +1108,11 @@ else
 		cancel-logoff errorcode zerobytelength zerobyteread unlock \
 		multiple-unlock stacking contend context range)
 	run_test --optional bridge-fwd-ksmbd-torture-more t_fwd_torture smb2.dir
+	# Session binding and multichannel against ksmbd, each channel an
+	# SMB-Direct connection of the bridge's (issue 11: what the kernel
+	# server does; the samba tier runs the same suites against Samba).
+	run_test --optional bridge-fwd-ksmbd-torture-mc t_fwd_torture \
+		smb2.session.bind1 smb2.session.bind2 smb2.multichannel
 	# the hostile-peer catalogue against ksmbd: last of the tests that
 	# need ksmbd (it can leave ksmbd accepting no RDMA connection)
 	run_test --optional hostile-ksmbd t_torture_ksmbd

@@ -132,6 +132,7 @@ kp_ksmbd_start() {
 [global]
 	server string = libsmbdirect kpeers ksmbd
 	netbios name = KPEERS
+	server multi channel support = yes
 [$KP_SHARE]
 	path = $KP_SHARE_DIR
 	read only = no

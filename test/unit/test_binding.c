@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -977,6 +978,55 @@ static void test_relay_goes_away(void **state)
 	assert_int_equal(fv_reset(), 0);
 }
 
+/* An owner that reads nothing cannot keep the relay: the peer leaves
+ * while the relay's frames fill the socket, and the relay ends within its
+ * 10 s grace instead of waiting for ever. */
+static void test_relay_owner_stuck(void **state)
+{
+	struct relayed *r = talloc_zero(*state, struct relayed);
+	uint8_t *big;
+	struct iovec iov;
+	struct timeval t0, t1;
+	int sv[2];
+	int i;
+
+	assert_non_null(r);
+	r->p = pair_up(r);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	r->relay = smbdirect_relay_send(r, r->p->ev, r->p->server, sv[0]);
+	assert_non_null(r->relay);
+	tevent_req_set_callback(r->relay, relay_finished, r);
+	/* sv[1] is never read: 64 messages of 60 KiB fill it. */
+	big = talloc_zero_size(r, 60000);
+	assert_non_null(big);
+	iov.iov_base = big;
+	iov.iov_len = 60000;
+	for (i = 0; i < 64; i++) {
+		struct tevent_req *req = smbdirect_send_send(big, r->p->ev,
+							     r->p->client,
+							     &iov, 1);
+
+		assert_non_null(req);
+		tevent_req_set_callback(req, echo_sent, NULL);
+	}
+	for (i = 0; i < 200; i++) {
+		run_ready(r->p->ev);
+	}
+	assert_false(r->relay_done);
+	gettimeofday(&t0, NULL);
+	smbdirect_disconnect(r->p->client);
+	do {
+		run_ready(r->p->ev);
+		gettimeofday(&t1, NULL);
+	} while (!r->relay_done && t1.tv_sec - t0.tv_sec < 20);
+	assert_true(r->relay_done);
+	assert_true(t1.tv_sec - t0.tv_sec <= 12);
+	assert_int_equal(r->relay_reason, SMBDIRECT_REASON_PEER_DISCONNECTED);
+	close(sv[1]);
+	talloc_free(r);
+	assert_int_equal(fv_reset(), 0);
+}
+
 /* What is not a relay's greeting is refused; silence times out. */
 static void test_relay_attach_refuses(void **state)
 {
@@ -1050,6 +1100,7 @@ int main(void)
 		T(test_relay_owner_dies),
 		T(test_relay_peer_leaves),
 		T(test_relay_goes_away),
+		T(test_relay_owner_stuck),
 		T(test_relay_attach_refuses),
 		T(test_address_is_rdma),
 	};

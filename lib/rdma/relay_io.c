@@ -322,8 +322,9 @@ static bool io_readable(struct sd_relay_io *io)
 }
 
 /* Write what the socket takes. Errors are told (io_fail) only from the
- * loop (`report`); a caller's write leaves them for the loop to find. */
-static void io_flush(struct sd_relay_io *io, bool report)
+ * loop (`report`); a caller's write leaves them for the loop to find.
+ * Returns false if the io was freed by the error callback. */
+static bool io_flush(struct sd_relay_io *io, bool report)
 {
 	while (io->out != NULL) {
 		struct sd_relay_out *o = io->out;
@@ -354,12 +355,12 @@ static void io_flush(struct sd_relay_io *io, bool report)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK ||
 			    errno == EINTR) {
-				return;
+				return true;
 			}
 			if (report) {
-				io_fail(io, errno, strerror(errno));
+				return io_fail(io, errno, strerror(errno));
 			}
-			return;
+			return true;
 		}
 		if (o->sent == 0 && o->fd >= 0) {
 			/* Passed with the first byte: the other side has
@@ -370,12 +371,13 @@ static void io_flush(struct sd_relay_io *io, bool report)
 		o->sent += (size_t)n;
 		io->out_bytes -= (uint64_t)n;
 		if (o->sent < o->length) {
-			return;
+			return true;
 		}
 		SD_LIST_REMOVE(io->out, o);
 		talloc_free(o);
 	}
 	tevent_fd_set_flags(io->fde, TEVENT_FD_READ);
+	return true;
 }
 
 static void io_handler(struct tevent_context *ev, struct tevent_fd *fde,
@@ -386,8 +388,8 @@ static void io_handler(struct tevent_context *ev, struct tevent_fd *fde,
 	(void)ev;
 	(void)fde;
 	if ((flags & TEVENT_FD_WRITE) != 0) {
-		io_flush(io, true);
-		if (io->failed) {
+		if (!io_flush(io, true) || io->failed) {
+			/* Freed by its owner's error callback, or failed. */
 			return;
 		}
 	}
@@ -484,7 +486,7 @@ int sd_relay_io_queue(struct sd_relay_io *io, uint16_t type, uint16_t flags,
 	if (io->out == o) {
 		/* Alone in the queue: out at once, without a trip through
 		 * the loop; never a callback inside the caller's call. */
-		io_flush(io, false);
+		(void)io_flush(io, false);
 	}
 	return 0;
 }

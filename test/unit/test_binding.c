@@ -427,6 +427,7 @@ struct pair {
 	bool accepted;
 	/* server side: echo every message back */
 	uint64_t echoed;
+	uint64_t echoes_sent;   /* ... and their sends completed */
 	/* client side: what came back */
 	uint64_t received;
 	uint64_t received_bytes;
@@ -455,10 +456,16 @@ static void on_request(struct smbdirect_listener *l,
 	tevent_req_set_callback(p->accept_req, accepted, p);
 }
 
+/* A send completed (priv: the pair, for the server's echoes, or NULL). */
 static void echo_sent(struct tevent_req *req)
 {
+	struct pair *p = tevent_req_callback_data_void(req);
+
 	assert_int_equal(smbdirect_send_recv(req), 0);
 	talloc_free(req);
+	if (p != NULL) {
+		p->echoes_sent += 1;
+	}
 }
 
 static void server_message(struct smbdirect_conn *conn, const uint8_t *data,
@@ -473,7 +480,7 @@ static void server_message(struct smbdirect_conn *conn, const uint8_t *data,
 	assert_non_null(copy);
 	req = smbdirect_send_send(copy, p->ev, conn, &iov, 1);
 	assert_non_null(req);
-	tevent_req_set_callback(req, echo_sent, NULL);
+	tevent_req_set_callback(req, echo_sent, p);
 	p->echoed += 1;
 }
 
@@ -597,6 +604,13 @@ static void echo_stream(struct pair *p, int total)
 	assert_int_equal(p->received - base, total);
 	assert_int_equal(p->received_bytes - base_bytes, want_bytes);
 	assert_int_equal(p->hash, want);
+	/* ... and every echo's send has completed on the serving side (over
+	 * a relay its completion comes back later): a test that ends a
+	 * side next leaves none of them pending. */
+	while (p->echoes_sent < p->echoed) {
+		run_ready(p->ev);
+		assert_false(p->disconnected);
+	}
 }
 
 /*

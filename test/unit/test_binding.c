@@ -772,13 +772,11 @@ static void owner_disconnected(struct smbdirect_conn *conn,
 	r->owner_reason = reason;
 }
 
-static struct relayed *relay_up(void *mem)
+/* A pair whose server connection a relay serves over a socketpair;
+ * returns the owner's end of it (no owner attached yet). */
+static struct relayed *relay_start(void *mem, int *owner_fd)
 {
 	struct relayed *r = talloc_zero(mem, struct relayed);
-	struct smbdirect_conn_handlers oh = {
-		.message = owner_message,
-		.disconnected = owner_disconnected,
-	};
 	int sv[2];
 
 	assert_non_null(r);
@@ -787,8 +785,21 @@ static struct relayed *relay_up(void *mem)
 	r->relay = smbdirect_relay_send(r, r->p->ev, r->p->server, sv[0]);
 	assert_non_null(r->relay);
 	tevent_req_set_callback(r->relay, relay_finished, r);
+	*owner_fd = sv[1];
+	return r;
+}
+
+static struct relayed *relay_up(void *mem)
+{
+	struct smbdirect_conn_handlers oh = {
+		.message = owner_message,
+		.disconnected = owner_disconnected,
+	};
+	int fd;
+	struct relayed *r = relay_start(mem, &fd);
+
 	/* The greeting went out at once: attach does not need the loop. */
-	assert_int_equal(smbdirect_relay_attach(r, r->p->ev, sv[1], 1000,
+	assert_int_equal(smbdirect_relay_attach(r, r->p->ev, fd, 1000,
 						&r->owner),
 			 0);
 	assert_true(smbdirect_conn_is_relayed(r->owner));
@@ -997,20 +1008,14 @@ static void test_relay_goes_away(void **state)
  * 10 s grace instead of waiting for ever. */
 static void test_relay_owner_stuck(void **state)
 {
-	struct relayed *r = talloc_zero(*state, struct relayed);
+	int owner_fd;
+	struct relayed *r = relay_start(*state, &owner_fd);
 	uint8_t *big;
 	struct iovec iov;
 	struct timeval t0, t1;
-	int sv[2];
 	int i;
 
-	assert_non_null(r);
-	r->p = pair_up(r);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	r->relay = smbdirect_relay_send(r, r->p->ev, r->p->server, sv[0]);
-	assert_non_null(r->relay);
-	tevent_req_set_callback(r->relay, relay_finished, r);
-	/* sv[1] is never read: 64 messages of 60 KiB fill it. */
+	/* owner_fd is never read: 64 messages of 60 KiB fill it. */
 	big = talloc_zero_size(r, 60000);
 	assert_non_null(big);
 	iov.iov_base = big;
@@ -1036,7 +1041,7 @@ static void test_relay_owner_stuck(void **state)
 	assert_true(r->relay_done);
 	assert_true(t1.tv_sec - t0.tv_sec <= 12);
 	assert_int_equal(r->relay_reason, SMBDIRECT_REASON_PEER_DISCONNECTED);
-	close(sv[1]);
+	close(owner_fd);
 	talloc_free(r);
 	assert_int_equal(fv_reset(), 0);
 }

@@ -27,7 +27,8 @@
 #   SAMBA_FULL=1     build and install all of Samba's configured targets,
 #                    not only those below; part of the key
 # Output: the install prefix on stdout ($SMBDIRECT_CACHE/samba/prefix,
-#   with sbin/smbd, bin/{testparm,smbpasswd,pdbedit,smbcontrol,smbstatus},
+#   with sbin/smbd, bin/{testparm,smbpasswd,pdbedit,smbcontrol,smbstatus,
+#   smbclient,smbtorture3},
 #   libexec/samba/{samba-dcerpcd,rpcd_*}, lib/vfs/*.so,
 #   lib/private/libsmbdirect-samba4.so.0, BUILDINFO); messages
 #   prefixed "samba-build:" on stderr. Exit status non-zero with one line
@@ -103,7 +104,7 @@ targets=(
 	smbd/smbd testparm smbpasswd pdbedit smbcontrol smbstatus
 	samba-dcerpcd rpcd_classic rpcd_lsad rpcd_epmapper rpcd_winreg
 	vfs_xattr_tdb vfs_acl_xattr vfs_acl_tdb vfs_streams_xattr
-	smbdirect
+	smbdirect client/smbclient smbtorture3
 )
 # Host tools and libraries the build needs besides Samba's build-deps.
 # libkrb5-dev: Kerberos from MIT's system libraries instead of compiling
@@ -157,7 +158,8 @@ hash_tree() {
 	(cd "$1" && shift && find "$@" -type f -print0 | LC_ALL=C sort -z |
 		xargs -0 sha256sum) | sha256sum | cut -c1-16
 }
-libhash="$(hash_tree "$top" wscript lib include module/smb2_smbdirect.c module/smb2_smbdirect.h)"
+libhash="$(hash_tree "$top" wscript lib include module/smb2_smbdirect.c module/smb2_smbdirect.h \
+	module/smbdirect_client.c module/smbdirect_client.h)"
 patchhash="$( (printf '%s\n' "${patches[@]}"
 	for p in "${patches[@]}"; do cat "$top/module/patches/$p"; done) | sha256sum | cut -c1-16)"
 scripthash="$(hash_tree "$here" build.sh waf-install-targets.py)"
@@ -339,6 +341,9 @@ cp -a "$top/wscript" "$top/lib" "$top/include" "$lsd/"
 # smbd's glue to it (the series builds source3/smbd/smb2_smbdirect.c).
 cp -a "$top/module/smb2_smbdirect.c" "$top/module/smb2_smbdirect.h" \
 	"$tree/source3/smbd/"
+# The client's (the series builds libcli/smb/smbdirect_client.c).
+cp -a "$top/module/smbdirect_client.c" "$top/module/smbdirect_client.h" \
+	"$tree/libcli/smb/"
 
 # --- 4. configure ----------------------------------------------------------------
 # Again when the options, the series or the library's wscript changed.
@@ -398,7 +403,7 @@ mv "$stage$prefix" "$prefix"
 rm -rf "$prefix.old" "$stage"
 
 # --- checks --------------------------------------------------------------------------
-for b in sbin/smbd bin/testparm bin/smbpasswd bin/pdbedit bin/smbcontrol bin/smbstatus; do
+for b in sbin/smbd bin/testparm bin/smbpasswd bin/pdbedit bin/smbcontrol bin/smbstatus bin/smbclient bin/smbtorture3; do
 	[ -x "$prefix/$b" ] || die "$prefix/$b was not installed"
 	# (grep reads all of the output: with pipefail, grep -q after a pipe
 	# could end the writer with SIGPIPE and fail the test.)

@@ -73,6 +73,8 @@ t_setup() {
 		{ tail -n 20 "$out/smbd.log"; return 1; }
 	grep 'smbdirect: ' "$out/smbd.log"
 	rdma resource show cm_id | grep LISTEN
+	# The patched client tools' smb.conf: nothing but defaults.
+	printf '[global]\n' >"$SG_WORK/client.conf"
 	kp_random_file "$big" "$size_mb" || { kp_say "cannot write $big"; return 1; }
 	big_sha="$(kp_sha256 "$big")"
 	echo "test file: $size_mb MiB, sha256 $big_sha"
@@ -134,6 +136,80 @@ t_transfer() {
 		{ kp_say "$sends SENDs: the data went as messages, not by RDMA read/write"; rc=1; }
 	odd_sizes "$mp" || rc=1
 	rm -f "$mp/$name" "$mp"/odd.*
+	return $rc
+}
+
+# t_smbclient: issue 15. The patched Samba's own smbclient, with "client
+# smb direct = yes", reaches the share over SMB-Direct, no bridge
+# (libcli/smb/smbdirect_client.c): a put and a get of 64 MiB, with the
+# many READs and WRITEs in flight that smbclient keeps (cli_push,
+# cli_pull); sha256 of the source, the server's copy and the read-back
+# equal. The serving child's counters, logged at its end, show the data
+# went by RDMA read and write ([MS-SMB2] 2.2.19, 2.2.21 channels), at
+# least 2 x 64 MiB of it. With "client smb direct rdma threshold = -1"
+# (RDMA forbidden) 8 MiB go in messages only: no RDMA at the child, the
+# data checked again. A port where nothing listens fails at once with an
+# error (no TCP fallback, no hang).
+sc_counters() { grep 'smbdirect: peer .*: counters: ' "$out/smbd.log" | wc -l; }
+sc_last_counter() { grep 'smbdirect: peer .*: counters: ' "$out/smbd.log" | tail -n 1 | sed -n "s/.*$1 \([0-9]*\).*/\1/p"; }
+sc_run() {
+	timeout -k 5 300 "$prefix/bin/smbclient" "//$KP_ADDR/$KP_SHARE" \
+		-U "$SG_USER%$SG_PASS" -m SMB3 -s "$SG_WORK/client.conf" \
+		--option='client smb direct = yes' "$@"
+}
+sc_wait_end() {
+	local n0=$1 i
+	for i in $(seq 1 40); do
+		[ "$(sc_counters)" -gt "$n0" ] && return 0
+		sleep 0.5
+	done
+	kp_say "the serving child logged no counters (did it end?)"
+	return 1
+}
+t_smbclient() {
+	local f=/tmp/sc.bin sha n0 bytes reads writes rc=0 t0
+	[ -x "$prefix/bin/smbclient" ] || { kp_say "no $prefix/bin/smbclient"; return 1; }
+	head -c $((64 * 1048576)) "$big" >"$f"
+	sha="$(kp_sha256 "$f")"
+	rm -f "$out/sc.back"
+	n0=$(sc_counters)
+	t0=$(ms)
+	sc_run -c "put $f sc.bin; get sc.bin $out/sc.back" >"$out/smbclient.log" 2>&1 ||
+		{ kp_say "smbclient over SMB-Direct failed"; tail -n 20 "$out/smbclient.log"; return 1; }
+	echo "smbclient put and get of 64 MiB over SMB-Direct: $(($(ms) - t0)) ms"
+	grep -E 'putting|getting' "$out/smbclient.log"
+	[ "$(kp_sha256 "$share/sc.bin")" = "$sha" ] || { kp_say "the server's copy differs"; rc=1; }
+	[ "$(kp_sha256 "$out/sc.back")" = "$sha" ] || { kp_say "the read-back differs"; rc=1; }
+	sc_wait_end "$n0" || return 1
+	grep 'smbdirect: peer .*: counters: ' "$out/smbd.log" | tail -n 1
+	bytes=$(sc_last_counter 'rdma bytes')
+	reads=$(sc_last_counter 'rdma reads')
+	writes=$(sc_last_counter 'rdma writes')
+	[ "${bytes:-0}" -ge $((2 * 64 * 1048576)) ] && [ "${reads:-0}" -gt 0 ] && [ "${writes:-0}" -gt 0 ] ||
+		{ kp_say "the data did not go by RDMA read and write (bytes ${bytes:-?})"; rc=1; }
+
+	# RDMA forbidden: everything in messages.
+	head -c $((8 * 1048576)) "$big" >"$f"
+	sha="$(kp_sha256 "$f")"
+	rm -f "$out/sc.back"
+	n0=$(sc_counters)
+	sc_run --option='client smb direct rdma threshold = -1' \
+		-c "put $f sc8.bin; get sc8.bin $out/sc.back" >"$out/smbclient-nordma.log" 2>&1 ||
+		{ kp_say "smbclient without RDMA channels failed"; tail -n 20 "$out/smbclient-nordma.log"; return 1; }
+	[ "$(kp_sha256 "$share/sc8.bin")" = "$sha" ] && [ "$(kp_sha256 "$out/sc.back")" = "$sha" ] ||
+		{ kp_say "8 MiB without RDMA channels: the data differs"; rc=1; }
+	sc_wait_end "$n0" || return 1
+	grep 'smbdirect: peer .*: counters: ' "$out/smbd.log" | tail -n 1
+	bytes=$(sc_last_counter 'rdma bytes')
+	[ "${bytes:-1}" -eq 0 ] || { kp_say "RDMA forbidden, yet $bytes bytes went by RDMA"; rc=1; }
+
+	# Nothing listens on 5446: an error within the time-out, no hang.
+	t0=$(ms)
+	if sc_run -p 5446 -c 'ls' >"$out/smbclient-refused.log" 2>&1; then
+		kp_say "smbclient over SMB-Direct to a closed port succeeded"; rc=1
+	fi
+	echo "to a closed port: failed after $(($(ms) - t0)) ms: $(grep -m1 -iE 'fail|error' "$out/smbclient-refused.log")"
+	rm -f "$share/sc.bin" "$share/sc8.bin" "$f" "$out/sc.back"
 	return $rc
 }
 
@@ -214,6 +290,51 @@ t_multichannel() {
 		{ kp_say "no RDMA went over the relayed channel"; rc=1; }
 	for i in $(seq 1 20); do kill -0 "$mc_relay" 2>/dev/null || break; sleep 0.5; done
 	! kill -0 "$mc_relay" 2>/dev/null || { kp_say "the relaying smbd $mc_relay did not exit"; rc=1; }
+	return $rc
+}
+
+# t_mc_windows: issue 11, the sequence a Windows client plays to reach
+# RDMA, by the patched Samba's own smbtorture3 (SMB2-SMBDIRECT-BIND,
+# module/patches/0011): a TCP connection and session; the interface query
+# names 10.9.0.1 RDMA-capable; an SMB-Direct connection there with the
+# same ClientGuid, bound to the TCP session (the child that accepts it
+# relays it to the TCP session's smbd); 64 MiB written and read back over
+# the bound channel, 16 I/Os of 1 MiB in flight; the TCP connection closed
+# (no LOGOFF); a second 64 MiB file written and read back and the first
+# read again over the bound channel alone. The test compares what it reads
+# with what it wrote; here the server's copies are compared with the
+# sha256 it printed, and the relay's counters must show all of it (5 x 64
+# MiB) went by RDMA. It also prints a single SMB-Direct channel's MiB/s,
+# measured first in the same run, for the ratio.
+t_mc_windows() {
+	local t3="$prefix/bin/smbtorture3" relays0 ended0 rc=0 name sha bytes
+	[ -x "$t3" ] || { kp_say "no $t3"; return 1; }
+	relays0=$(grep -c 'relays the channel to it' "$out/smbd.log")
+	ended0=$(grep -c 'relay ended' "$out/smbd.log")
+	timeout -k 5 600 "$t3" "//$KP_ADDR/$KP_SHARE" -U "$SG_USER%$SG_PASS" \
+		SMB2-SMBDIRECT-BIND >"$out/smbtorture3-bind.log" 2>&1 || rc=1
+	grep -vE '^(Host|share|Running|Starting|Seed)' "$out/smbtorture3-bind.log" | grep -v '^$' | head -n 40
+	[ $rc = 0 ] && grep -q 'SMB2-SMBDIRECT-BIND passed' "$out/smbtorture3-bind.log" ||
+		{ kp_say "SMB2-SMBDIRECT-BIND failed"; return 1; }
+	# (no process substitution: the guest has no /dev/fd)
+	sed -n 's/.*: file \([^ ]*\) sha256 \([0-9a-f]*\),.*/\1 \2/p' \
+		"$out/smbtorture3-bind.log" | sort -u >"$out/bind-files"
+	[ "$(wc -l <"$out/bind-files")" -eq 3 ] || { kp_say "not 3 files with their sha256"; rc=1; }
+	while read -r name sha; do
+		[ "$(kp_sha256 "$share/$name")" = "$sha" ] ||
+			{ kp_say "the server's copy of $name differs"; rc=1; }
+	done <"$out/bind-files"
+	[ "$(grep -c 'relays the channel to it' "$out/smbd.log")" -gt "$relays0" ] ||
+		{ kp_say "no child relayed the SMB-Direct channel to the TCP session's smbd"; rc=1; }
+	for i in $(seq 1 40); do
+		[ "$(grep -c 'relay ended' "$out/smbd.log")" -gt "$ended0" ] && break
+		sleep 0.5
+	done
+	grep 'relay ended' "$out/smbd.log" | tail -n 1
+	bytes="$(grep 'relay ended' "$out/smbd.log" | tail -n 1 | sed -n 's/.*rdma bytes \([0-9]*\).*/\1/p')"
+	[ "${bytes:-0}" -ge $((5 * 64 * 1048576)) ] ||
+		{ kp_say "the relayed channel moved ${bytes:-no} bytes by RDMA, not 5 x 64 MiB"; rc=1; }
+	rm -f "$share"/smbdirect-single.bin "$share"/smbdirect-bind-*.bin
 	return $rc
 }
 
@@ -539,7 +660,9 @@ else
 	run_test samba-rdma-3.0 t_transfer 3.0
 	run_test samba-rdma-3.1.1-signed t_signed
 	run_test samba-load-3.1.1 t_load
+	run_test samba-smbclient t_smbclient
 	run_test samba-multichannel t_multichannel
+	run_test samba-mc-windows t_mc_windows
 	run_test samba-mc-relay-dies t_mc_relay_dies
 	run_test samba-mc-owner-dies t_mc_owner_dies
 	run_test samba-children t_children

@@ -22,6 +22,7 @@
 #include "smbdirect_rdma.h"
 #include "smbdirect_relay.h"
 #include "smb2_smbdirect.h"
+#include "libcli/smb/smbdirect_client.h"
 
 #undef DBGC_CLASS
 #define DBGC_CLASS DBGC_SMB2
@@ -105,36 +106,17 @@ static void smbd_smbdirect_log(void *private_data,
 
 /* --- settings: "smbdirect:" parametric options -------------------------- */
 
+static int smbd_smbdirect_param(const char *name, int def)
+{
+	return lp_parm_int(-1, "smbdirect", name, def);
+}
+
 static void smbd_smbdirect_settings(struct smbdirect_settings *s)
 {
-	struct smbdirect_settings d;
 	const char *why = NULL;
 
-	smbdirect_settings_default(s);
-	d = *s;
-	s->receive_credit_max = lp_parm_int(-1, "smbdirect", "receive credits",
-					    d.receive_credit_max);
-	s->send_credit_target = lp_parm_int(-1, "smbdirect", "send credits",
-					    d.send_credit_target);
-	s->max_send_size = lp_parm_int(-1, "smbdirect", "max send size",
-				       d.max_send_size);
-	s->max_receive_size = lp_parm_int(-1, "smbdirect", "max receive size",
-					  d.max_receive_size);
-	s->max_fragmented_size = lp_parm_int(-1, "smbdirect",
-					     "max fragmented size",
-					     d.max_fragmented_size);
-	s->max_read_write_size = lp_parm_int(-1, "smbdirect",
-					     "max read write size",
-					     d.max_read_write_size);
-	s->keepalive_interval_ms = lp_parm_int(-1, "smbdirect",
-					       "keepalive interval",
-					       d.keepalive_interval_ms);
-	s->negotiate_timeout_ms = lp_parm_int(-1, "smbdirect",
-					      "negotiate timeout",
-					      d.negotiate_timeout_ms);
-	if (!smbdirect_settings_validate(s, &why)) {
+	if (!smbdirect_samba_settings(smbd_smbdirect_param, s, &why)) {
 		DBG_ERR("smbdirect: %s; using the defaults\n", why);
-		*s = d;
 	}
 }
 

@@ -51,6 +51,9 @@ struct pump_call {
 	int timeout_ms;
 	int threshold;
 	int fd;
+	bool has_settings;
+	struct smbdirect_settings settings;
+	struct smbdirect_conn_stats *stats;
 	struct smbdirect_client_io *io;
 	void *args;
 	struct tevent_req *req;
@@ -149,6 +152,34 @@ struct smbdirect_client_io {
 
 static void sdc_fd_handler(struct tevent_context *ev, struct tevent_fd *fde,
 			   uint16_t flags, void *private_data);
+
+static bool entry_get(int fd, struct sdc_entry *out);
+
+bool smbdirect_samba_settings(smbdirect_samba_param_fn param,
+			      struct smbdirect_settings *s, const char **why)
+{
+	struct smbdirect_settings d;
+
+	smbdirect_settings_default(s);
+	d = *s;
+	s->receive_credit_max = param("receive credits", d.receive_credit_max);
+	s->send_credit_target = param("send credits", d.send_credit_target);
+	s->max_send_size = param("max send size", d.max_send_size);
+	s->max_receive_size = param("max receive size", d.max_receive_size);
+	s->max_fragmented_size = param("max fragmented size",
+				       d.max_fragmented_size);
+	s->max_read_write_size = param("max read write size",
+				       d.max_read_write_size);
+	s->keepalive_interval_ms = param("keepalive interval",
+					 d.keepalive_interval_ms);
+	s->negotiate_timeout_ms = param("negotiate timeout",
+					d.negotiate_timeout_ms);
+	if (!smbdirect_settings_validate(s, why)) {
+		*s = d;
+		return false;
+	}
+	return true;
+}
 
 /* --- the pump thread ------------------------------------------------ */
 
@@ -688,7 +719,10 @@ static void connect_start(struct pump_call *call)
 {
 	call->req = smbdirect_connect_send(pump.mem, pump.ev,
 					   (const struct sockaddr *)&call->ss,
-					   NULL, NULL, call->timeout_ms);
+					   NULL,
+					   call->has_settings ? &call->settings
+							      : NULL,
+					   call->timeout_ms);
 	call->timer = tevent_add_timer(
 		pump.ev, pump.mem,
 		tevent_timeval_current_ofs(call->timeout_ms / 1000 + 5,
@@ -704,7 +738,9 @@ static void connect_start(struct pump_call *call)
 }
 
 static int connect_port(const struct sockaddr_storage *ss, uint16_t port,
-			int timeout_ms, int threshold, int *pfd)
+			int timeout_ms,
+			const struct smbdirect_settings *settings,
+			int threshold, int *pfd)
 {
 	struct pump_call call = {
 		.fn = connect_start,
@@ -714,6 +750,11 @@ static int connect_port(const struct sockaddr_storage *ss, uint16_t port,
 		.fd = -1,
 	};
 	int err;
+
+	if (settings != NULL) {
+		call.settings = *settings;
+		call.has_settings = true;
+	}
 
 	if (ss->ss_family == AF_INET) {
 		((struct sockaddr_in *)&call.ss)->sin_port = htons(port);
@@ -731,22 +772,69 @@ static int connect_port(const struct sockaddr_storage *ss, uint16_t port,
 
 int smbdirect_client_connect(const struct sockaddr_storage *ss,
 			     uint16_t port, int timeout_ms,
+			     smbdirect_samba_param_fn param,
 			     int rdma_threshold, int *pfd)
 {
+	struct smbdirect_settings storage, *settings = NULL;
+	const char *why = NULL;
 	int err;
+
+	if (param != NULL) {
+		if (!smbdirect_samba_settings(param, &storage, &why)) {
+			fprintf(stderr, "smbdirect: %s; using the defaults\n",
+				why);
+		}
+		settings = &storage;
+	}
 
 	if (timeout_ms <= 0) {
 		timeout_ms = 20000;
 	}
 	if (port != 0) {
-		return connect_port(ss, port, timeout_ms, rdma_threshold, pfd);
+		return connect_port(ss, port, timeout_ms, settings,
+				    rdma_threshold, pfd);
 	}
-	err = connect_port(ss, 445, timeout_ms, rdma_threshold, pfd);
+	err = connect_port(ss, 445, timeout_ms, settings, rdma_threshold, pfd);
 	if (err == ECONNREFUSED) {
 		err = connect_port(ss, SMBDIRECT_DEFAULT_PORT, timeout_ms,
-				   rdma_threshold, pfd);
+				   settings, rdma_threshold, pfd);
 	}
 	return err;
+}
+
+static void stats_get(struct pump_call *call)
+{
+	struct sdc_conn *c = sdc_find(*(uint64_t *)call->args);
+
+	if (c == NULL) {
+		call_done(call, ENOTCONN);
+		return;
+	}
+	smbdirect_conn_get_stats(c->conn, call->stats);
+	call_done(call, 0);
+}
+
+int smbdirect_client_get_stats(int fd, struct smbdirect_conn_stats *stats)
+{
+	struct sdc_entry e;
+	struct pump_call call = { .fn = stats_get, .stats = stats };
+
+	if (!entry_get(fd, &e)) {
+		return ENOTCONN;
+	}
+	call.args = &e.id;
+	return pump_run(&call);
+}
+
+bool smbdirect_client_get_params(int fd, struct smbdirect_params *params)
+{
+	struct sdc_entry e;
+
+	if (!entry_get(fd, &e)) {
+		return false;
+	}
+	*params = e.params;
+	return true;
 }
 
 /* --- lookups from a caller's thread ----------------------------------- */
@@ -986,4 +1074,12 @@ struct smbdirect_client_io *smbdirect_client_io_new(
 const uint8_t *smbdirect_client_io_data(struct smbdirect_client_io *io)
 {
 	return smbdirect_buffer_data(io->buf->buffer);
+}
+
+bool smbdirect_client_io_invalidated(struct smbdirect_client_io *io)
+{
+	/* set on the pump thread before the response reached the socket
+	 * the caller read it from */
+	return io->exposure != NULL &&
+	       smbdirect_exposure_invalidated(io->exposure);
 }

@@ -32,11 +32,36 @@
 
 struct sockaddr_storage;
 struct smbdirect_client_io;
+struct smbdirect_settings;
+struct smbdirect_conn_stats;
+struct smbdirect_params;
 
 /* The most buffer descriptors this client puts in one READ or WRITE. */
 #define SMBDIRECT_CLIENT_MAX_DESCRIPTORS 16
 
 #ifdef HAVE_LIBSMBDIRECT
+
+/**
+ * @brief A parametric option's value: "smbdirect:NAME" of smb.conf
+ *        (lp_parm_int() in smbd and in the client tools).
+ */
+typedef int (*smbdirect_samba_param_fn)(const char *name, int def);
+
+/**
+ * @brief Settings from smb.conf's "smbdirect:" options, for smbd and for
+ *        the client alike: "receive credits", "send credits", "max send
+ *        size", "max receive size", "max fragmented size", "max read
+ *        write size", "keepalive interval", "negotiate timeout".
+ *
+ * @param param    Reads one option.
+ * @param settings Output: the settings, or the library's defaults if
+ *                 they are out of range.
+ * @param why      Output: why they were refused (may be NULL).
+ * @return true if the options were valid.
+ */
+bool smbdirect_samba_settings(smbdirect_samba_param_fn param,
+			      struct smbdirect_settings *settings,
+			      const char **why);
 
 /**
  * @brief Connect to an SMB server over SMB-Direct.
@@ -46,6 +71,10 @@ struct smbdirect_client_io;
  *                       iWARP); 0 tries 445, then 5445.
  * @param timeout_ms     Bound on address and route resolution, and on the
  *                       whole connection set-up (plus 5 s).
+ * @param param          Reads the "smbdirect:" options for the [MS-SMBD]
+ *                       settings (smbdirect_samba_settings()); NULL for
+ *                       the library's defaults. Invalid ones are logged
+ *                       and the defaults used.
  * @param rdma_threshold READ and WRITE of at least this many bytes use an
  *                       RDMA channel; 0 makes every one use it, a negative
  *                       value none (then READ and WRITE are capped to what
@@ -58,7 +87,24 @@ struct smbdirect_client_io;
  */
 int smbdirect_client_connect(const struct sockaddr_storage *ss,
 			     uint16_t port, int timeout_ms,
+			     smbdirect_samba_param_fn param,
 			     int rdma_threshold, int *pfd);
+
+/**
+ * @brief Read the counters of an SMB-Direct connection.
+ * @param fd    The connection's socket.
+ * @param stats Output.
+ * @return 0; ENOTCONN if @p fd is no live SMB-Direct connection.
+ */
+int smbdirect_client_get_stats(int fd, struct smbdirect_conn_stats *stats);
+
+/**
+ * @brief The [MS-SMBD] parameters the connection negotiated.
+ * @param fd     The connection's socket.
+ * @param params Output.
+ * @return true for an SMB-Direct connection.
+ */
+bool smbdirect_client_get_params(int fd, struct smbdirect_params *params);
 
 /**
  * @brief Whether a socket is one smbdirect_client_connect() returned.
@@ -123,6 +169,15 @@ struct smbdirect_client_io *smbdirect_client_io_new(
  * @return Its first byte; valid until @p io is freed.
  */
 const uint8_t *smbdirect_client_io_data(struct smbdirect_client_io *io);
+
+/**
+ * @brief Whether the server invalidated the I/O's rkey with
+ *        Send-with-Invalidate ([MS-SMBD] 3.1.4.2, 3.1.5.4: with
+ *        SMB2_CHANNEL_RDMA_V1_INVALIDATE the response does it).
+ * @param io The I/O.
+ * @return true once a message arrived that invalidated its rkey.
+ */
+bool smbdirect_client_io_invalidated(struct smbdirect_client_io *io);
 
 #else /* !HAVE_LIBSMBDIRECT */
 

@@ -12,6 +12,10 @@
  *   stream    DEPTH messages in flight, echoed back
  *   write     RDMA writes of SIZE bytes by the server into an exposure of
  *             the client's memory, one at a time
+ * With -r the server's connection is relayed (smbdirect_relay.h): a relay
+ * keeps it and the server drives it over a socketpair, both in this
+ * process, so the counts are the relay hop's whole cost (both sides) on
+ * top of the direct path.
  * Only bench_measured_phase() runs between the warm-up and the end, so
  * `valgrind --tool=callgrind --collect-atstart=no
  * --toggle-collect=bench_measured_phase` counts the steady state only
@@ -31,8 +35,11 @@
 #include <talloc.h>
 #include <tevent.h>
 
+#include <sys/socket.h>
+
 #include "fakeverbs.h"
 #include "smbdirect_rdma.h"
+#include "smbdirect_relay.h"
 
 struct bench {
 	struct tevent_context *ev;
@@ -222,12 +229,13 @@ int main(int argc, char **argv)
 	struct tevent_req *req;
 	uint64_t done;
 	size_t i;
+	bool relayed = false;
 	int opt;
 
 	b = talloc_zero(NULL, struct bench);
 	b->size = 64;
 	b->depth = 1;
-	while ((opt = getopt(argc, argv, "m:s:n:d:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:s:n:d:w:r")) != -1) {
 		switch (opt) {
 		case 'm':
 			mode = optarg;
@@ -244,10 +252,13 @@ int main(int argc, char **argv)
 		case 'w':
 			warmup = strtoull(optarg, NULL, 0);
 			break;
+		case 'r':
+			relayed = true;
+			break;
 		default:
 			fprintf(stderr, "usage: binding-bench [-m pingpong|stream|"
 					"write] [-s SIZE] [-n OPS] [-d DEPTH] "
-					"[-w WARMUP]\n");
+					"[-w WARMUP] [-r]\n");
 			return 2;
 		}
 	}
@@ -282,6 +293,17 @@ int main(int argc, char **argv)
 	while (b->client == NULL || b->server == NULL) {
 		loop_once(b);
 	}
+	if (relayed) {
+		struct smbdirect_conn *owner = NULL;
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0 ||
+		    smbdirect_relay_send(b, b->ev, b->server, sv[0]) == NULL ||
+		    smbdirect_relay_attach(b, b->ev, sv[1], 1000, &owner) != 0) {
+			die("relay set-up failed");
+		}
+		b->server = owner;
+	}
 	smbdirect_conn_set_handlers(b->server, &sh, b);
 	smbdirect_conn_set_handlers(b->client, &ch, b);
 	if (strcmp(mode, "write") == 0) {
@@ -300,8 +322,9 @@ int main(int argc, char **argv)
 	run(b, mode, warmup);
 	b->bytes = 0;
 	done = bench_measured_phase(b, mode, ops);
-	printf("mode=%s size=%zu ops=%llu bytes=%llu ok\n", mode, b->size,
-	       (unsigned long long)done, (unsigned long long)b->bytes);
+	printf("mode=%s size=%zu%s ops=%llu bytes=%llu ok\n", mode, b->size,
+	       relayed ? " relayed" : "", (unsigned long long)done,
+	       (unsigned long long)b->bytes);
 	talloc_free(b);
 	return fv_reset() == 0 ? 0 : 1;
 }

@@ -8,14 +8,16 @@
 #
 # Usage: test/bench/binding-callgrind.sh BUILD_DIR
 # Environment: CASES (default "pingpong:64 pingpong:4096 stream:1024
-#   write:65536"), N (operations per case, default 2000), KEEP (keep the
-#   callgrind files in this directory).
+#   write:65536 pingpong:4096:relay write:65536:relay"; a third field
+#   "relay" runs the server's side through a relay in the same process,
+#   binding-bench -r), N (operations per case, default 2000), KEEP (keep
+#   the callgrind files in this directory).
 set -euo pipefail
 
 build="${1:?usage: binding-callgrind.sh BUILD_DIR}"
 bench="$build/test/bench/binding-bench"
 [ -x "$bench" ] || { echo "$0: $bench not found (target binding-bench)" >&2; exit 1; }
-cases="${CASES:-pingpong:64 pingpong:4096 stream:1024 write:65536}"
+cases="${CASES:-pingpong:64 pingpong:4096 stream:1024 write:65536 pingpong:4096:relay write:65536:relay}"
 n="${N:-2000}"
 if [ -n "${KEEP:-}" ]; then
 	work="$KEEP"
@@ -28,18 +30,19 @@ fi
 echo "| case | ops | library (lib/) Ir/op | talloc+tevent+libc Ir/op | fake verbs Ir/op | harness Ir/op | total Ir/op |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
 for c in $cases; do
-	mode="${c%%:*}"
-	size="${c#*:}"
-	out="$work/$mode-$size.callgrind"
+	IFS=: read -r mode size variant <<<"$c"
+	relay=()
+	[ "${variant:-}" = relay ] && relay=(-r)
+	out="$work/$mode-$size${variant:+-$variant}.callgrind"
 	valgrind --tool=callgrind --collect-atstart=no \
 		--toggle-collect=bench_measured_phase \
 		--callgrind-out-file="$out" \
-		"$bench" -m "$mode" -s "$size" -n "$n" >"$work/$mode-$size.log" 2>&1 || {
+		"$bench" -m "$mode" -s "$size" -n "$n" "${relay[@]}" >"${out%.callgrind}.log" 2>&1 || {
 		echo "$0: $c failed:" >&2
-		tail -n 20 "$work/$mode-$size.log" >&2
+		tail -n 20 "${out%.callgrind}.log" >&2
 		exit 1
 	}
-	grep -q ' ok$' "$work/$mode-$size.log" || { echo "$0: $c: no ok line" >&2; exit 1; }
+	grep -q ' ok$' "${out%.callgrind}.log" || { echo "$0: $c: no ok line" >&2; exit 1; }
 	# Self cost per function, charged by the file it is in.
 	callgrind_annotate --inclusive=no --threshold=100 --auto=no "$out" |
 		awk -v c="$c" -v n="$n" '

@@ -147,7 +147,6 @@ struct smbdirect_client_io {
 	uint64_t conn_id;
 	struct sdc_buf *buf;
 	struct smbdirect_exposure *exposure; /* pump-side */
-	uint32_t length;
 };
 
 static void sdc_fd_handler(struct tevent_context *ev, struct tevent_fd *fde,
@@ -913,14 +912,12 @@ bool smbdirect_client_want_rdma(int fd, uint32_t length)
 
 struct io_args {
 	struct smbdirect_client_io *io;
-	int fd;
 	uint32_t length;
 	bool server_writes;
 	const uint8_t *data;
 	uint8_t *info;
 	size_t info_size;
 	size_t info_len;
-	uint64_t conn_id;
 };
 
 static size_t buf_size_for(size_t length)
@@ -936,8 +933,8 @@ static size_t buf_size_for(size_t length)
 static void io_start(struct pump_call *call)
 {
 	struct io_args *a = call->args;
-	struct sdc_conn *c = sdc_find(a->conn_id);
 	struct smbdirect_client_io *io = a->io;
+	struct sdc_conn *c = sdc_find(io->conn_id);
 	struct smbdirect_buffer_descriptor descs[SMBDIRECT_CLIENT_MAX_DESCRIPTORS];
 	struct sdc_buf **pb, *b = NULL;
 	size_t size = buf_size_for(a->length), count = 0;
@@ -1032,7 +1029,6 @@ struct smbdirect_client_io *smbdirect_client_io_new(
 	struct sdc_entry e;
 	struct smbdirect_client_io *io;
 	struct io_args a = {
-		.fd = fd,
 		.length = length,
 		.server_writes = server_writes,
 		.data = data,
@@ -1057,10 +1053,8 @@ struct smbdirect_client_io *smbdirect_client_io_new(
 		return NULL;
 	}
 	io->conn_id = e.id;
-	io->length = length;
 	talloc_set_destructor(io, io_destructor);
 	a.io = io;
-	a.conn_id = e.id;
 	err = pump_run(&call);
 	if (err != 0) {
 		talloc_free(io);

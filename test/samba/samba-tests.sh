@@ -711,7 +711,8 @@ t_valgrind() {
 # 6.1), to see what the kernel's server does; its results are printed and
 # explained in docs/interop.md, not required to pass. ksmbd takes TCP 445
 # and rdma_cm 445, so the patched smbd steps aside first: the last test
-# before samba-dmesg. It fails only if the suite did not run to its end.
+# before samba-dmesg, and ksmbd is not stopped. It fails only if the suite
+# did not run to its end.
 t_suite_ksmbd() {
 	local rc=0 i
 	smbd_stop
@@ -723,7 +724,9 @@ t_suite_ksmbd() {
 	SMBDIRECT_SUITE_DESCRIPTORS=1 suite_run ksmbd "//$KP_ADDR/$KP_SHARE"
 	grep -E 'ok$|: (NT_STATUS|STATUS)|skip:|SMB-Direct to|keepalives|compounds|failed|bytes' \
 		"$out/suite-ksmbd.log" | grep -vE '^(Host|share|Running)' | head -n 40
-	KP_SHARE_DIR=/tmp/kp-suite-share kp_ksmbd_stop
+	# ksmbd stays up until the guest powers off: its shutdown after this
+	# suite once crashed the kernel (a general protection fault in
+	# ksmbd_conn_transport_destroy, docs/interop.md, Differences 22).
 	[ "$(wc -l <"$out/suite-ksmbd.results")" -eq "$(wc -w <<<"$SD_SUITE")" ] ||
 		{ kp_say "the suite did not run to its end against ksmbd"; rc=1; }
 	return $rc

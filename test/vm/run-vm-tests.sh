@@ -529,7 +529,8 @@ t_flood() {
 }
 
 # p. Load through fork-per-connection: LOAD_CONNECTIONS (8) clients at
-#    once, LOAD_COUNT (2,000) checksummed echoes each, mixed sizes up to
+#    once, LOAD_COUNT (2,000) checksummed echoes each, LOAD_WINDOW (16)
+#    in flight on each, mixed sizes up to
 #    LOAD_MAX_SIZE (4 KiB); every message intact, every child and client exits 0, and
 #    the resident memory of each serving child, sampled every second,
 #    does not grow after the first sample by more than 2 MiB (64 x
@@ -539,10 +540,15 @@ t_load() {
 	start_server -- --fork --connections "$n" --max-half-open-per-peer "$n" || return 1
 	t0=$(ms)
 	for i in $(seq 1 "$n"); do
-		timeout -k 5 900 "$sdtest" client $addr $port messages --count "$c" \
+		timeout -k 5 "${LOAD_LIMIT:-900}" "$sdtest" client $addr $port messages \
+			--count "$c" --window "${LOAD_WINDOW:-16}" \
 			--max-size "${LOAD_MAX_SIZE:-4096}" >"$log.client$i" 2>&1 &
 		pids+=($!)
 		bg+=($!)
+		# Clients arrive 50 ms apart: 64 processes started in the same
+		# instant under emulation can take longer than the server's
+		# 5 s negotiate timer ([MS-SMBD] 3.1.5.2) to send their request.
+		sleep "${LOAD_STAGGER:-0.05}"
 	done
 	# RSS (KiB) of every sdtest process, once a second, while they run.
 	while kill -0 "${pids[0]}" 2>/dev/null || kill -0 "${pids[$((n - 1))]}" 2>/dev/null; do

@@ -8,7 +8,9 @@
 #   TEST       run only these guest tests (see run-vm-tests.sh)
 # Environment: VM_TIER_TIMEOUT, seconds for the whole boot (default 1200:
 # 722 s were measured in the guest on a loaded host, with the hostile-peer
-# tests); SMBDIRECT_CACHE as for run.sh.
+# tests); SMBDIRECT_CACHE as for run.sh; VM_TIER_ENV, NAME=VALUE words
+# for the guest's tests (the by-hand sizes, e.g. "LOAD_CONNECTIONS=64
+# LOAD_COUNT=100000").
 #
 # Results and the staged copies: BUILD_DIR/vm-tier (tier_outdir). Prints
 # the guest's PASS/FAIL lines (with a failing test's log tails) and its
@@ -30,4 +32,6 @@ stage="$(tier_stage "$out" "$build/test/vm/sdtest" \
 	"$here/test/vm/run-vm-tests.sh" "$here/test/vm/valgrind.supp" \
 	"$here/test/common/guest-wait.sh" -- "$build/tools/smbdirect-torture")" ||
 	tier_fail vm "staging failed"
-tier_boot vm "${VM_TIER_TIMEOUT:-1200}" "$out" -- bash "$stage/run-vm-tests.sh" "$@"
+# shellcheck disable=SC2086 # VM_TIER_ENV is words on purpose
+tier_boot vm "${VM_TIER_TIMEOUT:-1200}" "$out" -- env ${VM_TIER_ENV:-} \
+	bash "$stage/run-vm-tests.sh" "$@"

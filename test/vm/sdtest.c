@@ -94,6 +94,8 @@
  *                         parent listens in caller mode and its children
  *                         switch identity
  *   --max-size N          messages: messages of at most N bytes
+ *   --window N            messages: N echoes in flight (default 1), each
+ *                         checked as it comes back
  *   --repeat N            client: the test N times, each on a new
  *                         connection; fails if any run failed
  *   --max-half-open N, --max-half-open-per-peer N  server: the
@@ -154,6 +156,8 @@ static bool child_thread_mode_set;
 static long repeat = 1;
 /* messages: the largest message (0: the largest allowed). */
 static uint32_t max_size_opt;
+/* messages: echoes in flight at once (--window). */
+static uint32_t window_opt = 1;
 /* Listener bounds on half-open connections (0: the library's). */
 static long max_half_open = -1;
 static long max_half_open_per_peer = -1;
@@ -926,7 +930,12 @@ struct client {
 	enum smbdirect_reason reason;
 	char detail[200];
 	uint64_t busy_polled;
+	/* The messages test with --window above 1: echoes are checked as
+	 * they arrive (client_message), not kept in `last`. */
+	struct echo_window *window;
 };
+
+static void window_echo(struct client *c, const uint8_t *data, size_t length);
 
 static void client_message(struct smbdirect_conn *conn, const uint8_t *data,
 			   size_t length, void *priv)
@@ -934,6 +943,10 @@ static void client_message(struct smbdirect_conn *conn, const uint8_t *data,
 	struct client *c = priv;
 
 	(void)conn;
+	if (c->window != NULL) {
+		window_echo(c, data, length);
+		return;
+	}
 	talloc_free(c->last);
 	c->last = talloc_memdup(c, data, length);
 	c->last_length = length;
@@ -1198,6 +1211,226 @@ static uint64_t min_fragments(uint32_t size, uint32_t max_size)
 	return size == 0 ? 1 : (size + per - 1) / per;
 }
 
+/* The size of echo number `i` (1..max, log-uniform, the extremes
+ * included), from the xorshift state `x`. */
+static uint32_t echo_size(uint32_t i, uint64_t *x, uint32_t max)
+{
+	uint32_t bits;
+	uint64_t limit;
+
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	if (i == 0) {
+		return 1;
+	}
+	if (i % 1000 == 1) {
+		return max;
+	}
+	bits = (uint32_t)(*x % 18);
+	limit = 1ull << bits;
+	if (limit > max) {
+		limit = max;
+	}
+	return 1 + (uint32_t)((*x >> 8) % limit);
+}
+
+/* --window N: up to N echoes in flight. Slot k holds the message sent
+ * as number k mod N until both its echo came back (checked against the
+ * copy sent, in order: one RC QP delivers in order) and its send
+ * completed (the payload is the caller's until then). */
+struct echo_slot {
+	uint8_t *buf;
+	uint32_t size;
+	struct tevent_req *req;
+	bool echoed;
+};
+
+struct echo_window {
+	struct echo_slot *slots;
+	uint32_t n;
+	uint32_t sent;
+	uint32_t echoed;
+	uint64_t fragments_sent;
+	uint64_t fragments_received;
+	char error[320];
+};
+
+static void window_echo(struct client *c, const uint8_t *data, size_t length)
+{
+	struct echo_window *w = c->window;
+	struct echo_slot *s;
+
+	if (w->error[0] != '\0') {
+		return;
+	}
+	if (w->echoed == w->sent) {
+		snprintf(w->error, sizeof(w->error),
+			 "an echo (%zu bytes) with none outstanding", length);
+		return;
+	}
+	s = &w->slots[w->echoed % w->n];
+	if (length != s->size ||
+	    hash_bytes(data, length) != hash_bytes(s->buf, s->size)) {
+		snprintf(w->error, sizeof(w->error),
+			 "message %u: %zu bytes back, %u sent, checksum %s",
+			 w->echoed, length, s->size,
+			 length == s->size ? "differs" : "-");
+		return;
+	}
+	s->echoed = true;
+	w->echoed++;
+}
+
+/* The slot can take the next message: echoed and its send completed. */
+static int window_slot_free(struct echo_slot *s)
+{
+	int ret;
+
+	if (s->req == NULL) {
+		return 0;
+	}
+	if (!s->echoed || tevent_req_is_in_progress(s->req)) {
+		return EBUSY;
+	}
+	ret = smbdirect_send_recv(s->req);
+	TALLOC_FREE(s->req);
+	return ret;
+}
+
+static bool window_progress(const void *arg)
+{
+	const struct client *c = arg;
+	const struct echo_window *w = c->window;
+	const struct echo_slot *s = &w->slots[w->sent % w->n];
+
+	return c->ended || w->error[0] != '\0' || w->echoed == count ||
+	       (w->sent < count &&
+		(s->req == NULL ||
+		 (s->echoed && !tevent_req_is_in_progress(s->req))));
+}
+
+static int test_messages_window(struct client *c)
+{
+	const struct smbdirect_params *p = smbdirect_conn_params(c->conn);
+	uint32_t max = message_limit(c);
+	struct echo_window *w = talloc_zero(c, struct echo_window);
+	struct smbdirect_conn_stats before;
+	struct smbdirect_conn_stats after;
+	uint64_t x = 12345;
+	uint32_t k;
+	int ret = 0;
+
+	if (w == NULL) {
+		return 1;
+	}
+	w->n = window_opt;
+	w->slots = talloc_zero_array(w, struct echo_slot, w->n);
+	if (w->slots == NULL) {
+		talloc_free(w);
+		return 1;
+	}
+	for (k = 0; k < w->n; k++) {
+		w->slots[k].buf = talloc_size(w->slots, max);
+		if (w->slots[k].buf == NULL) {
+			talloc_free(w);
+			return 1;
+		}
+	}
+	smbdirect_conn_get_stats(c->conn, &before);
+	c->window = w;
+	while (w->echoed < count && w->error[0] == '\0' && !c->ended) {
+		/* Fill every free slot, in order. */
+		while (w->sent < count) {
+			struct echo_slot *s = &w->slots[w->sent % w->n];
+			struct iovec iov;
+
+			ret = window_slot_free(s);
+			if (ret == EBUSY) {
+				ret = 0;
+				break;
+			}
+			if (ret != 0) {
+				snprintf(w->error, sizeof(w->error),
+					 "a send failed: %s", strerror(ret));
+				break;
+			}
+			s->size = echo_size(w->sent, &x, max);
+			fill_pattern(s->buf, s->size, w->sent);
+			s->buf[0] = 'E';
+			s->echoed = false;
+			iov.iov_base = s->buf;
+			iov.iov_len = s->size;
+			become_user();
+			s->req = smbdirect_send_send(w->slots, c->ev, c->conn,
+						     &iov, 1);
+			unbecome_user();
+			if (s->req == NULL) {
+				snprintf(w->error, sizeof(w->error),
+					 "no memory for a send");
+				break;
+			}
+			w->fragments_sent += min_fragments(s->size,
+							   p->max_send_size);
+			w->fragments_received += min_fragments(
+				s->size, p->max_receive_size);
+			w->sent++;
+		}
+		if (w->error[0] != '\0') {
+			break;
+		}
+		if (!run_until(c->ev, window_progress, c, WAIT_MS)) {
+			snprintf(w->error, sizeof(w->error),
+				 "no progress in %u ms (%u sent, %u echoed)",
+				 WAIT_MS, w->sent, w->echoed);
+			break;
+		}
+	}
+	/* The last sends complete before their payloads go. */
+	for (k = 0; k < w->n && w->error[0] == '\0' && !c->ended; k++) {
+		struct echo_slot *s = &w->slots[k];
+
+		if (s->req != NULL &&
+		    !run_until(c->ev, req_finished, s->req, WAIT_MS)) {
+			snprintf(w->error, sizeof(w->error),
+				 "a send never completed");
+		} else if (s->req != NULL &&
+			   (ret = smbdirect_send_recv(s->req)) != 0) {
+			snprintf(w->error, sizeof(w->error),
+				 "a send failed: %s", strerror(ret));
+		}
+		if (s->req != NULL) {
+			TALLOC_FREE(s->req);
+		}
+	}
+	c->window = NULL;
+	if (w->error[0] == '\0' && w->echoed < count) {
+		snprintf(w->error, sizeof(w->error),
+			 "the connection ended after %u of %u echoes: %s",
+			 w->echoed, count, c->detail);
+	}
+	smbdirect_conn_get_stats(c->conn, &after);
+	/* The messages really went as fragments of the negotiated size. */
+	if (w->error[0] == '\0' &&
+	    (after.engine.messages_sent - before.engine.messages_sent <
+		     w->fragments_sent ||
+	     after.engine.messages_received - before.engine.messages_received <
+		     w->fragments_received)) {
+		snprintf(w->error, sizeof(w->error),
+			 "fewer wire messages than fragments needed");
+	}
+	if (w->error[0] != '\0') {
+		fprintf(stderr, "client: %s\n", w->error);
+		talloc_free(w);
+		return 1;
+	}
+	printf("client: %u messages echoed intact (max %u bytes, %u in "
+	       "flight)\n",
+	       count, max, w->n);
+	talloc_free(w);
+	return 0;
+}
+
 static int test_messages(struct client *c)
 {
 	const struct smbdirect_params *p = smbdirect_conn_params(c->conn);
@@ -1210,29 +1443,17 @@ static int test_messages(struct client *c)
 	struct smbdirect_conn_stats after;
 	uint32_t i;
 
+	if (window_opt > 1) {
+		talloc_free(msg);
+		return test_messages_window(c);
+	}
 	smbdirect_conn_get_stats(c->conn, &before);
 	for (i = 0; i < count; i++) {
 		uint32_t size;
 		struct iovec iov;
 		int ret;
 
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		/* 1..max, log-uniform, the extremes included. */
-		if (i == 0) {
-			size = 1;
-		} else if (i % 1000 == 1) {
-			size = max;
-		} else {
-			uint32_t bits = (uint32_t)(x % 18);
-			uint64_t limit = 1ull << bits;
-
-			if (limit > max) {
-				limit = max;
-			}
-			size = 1 + (uint32_t)((x >> 8) % limit);
-		}
+		size = echo_size(i, &x, max);
 		fill_pattern(msg, size, i);
 		msg[0] = 'E';
 		iov.iov_base = msg;
@@ -2224,6 +2445,12 @@ int main(int argc, char **argv)
 			child_thread_mode = strcmp(argv[i], "rdma") == 0
 						    ? SMBDIRECT_THREAD_MODE_RDMA_THREAD
 						    : SMBDIRECT_THREAD_MODE_CALLER;
+		} else if (strcmp(argv[i], "--window") == 0 && i + 1 < argc) {
+			window_opt = parse_number(argv[++i]);
+			if (window_opt == 0 || window_opt > 4096) {
+				fprintf(stderr, "--window: 1..4096\n");
+				return 2;
+			}
 		} else if (strcmp(argv[i], "--small") == 0) {
 			small_sizes = true;
 		} else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {

@@ -715,6 +715,8 @@ struct server {
 	struct tevent_context *child_ev;
 	struct smbdirect_conn_request *child_request;
 	struct smbdirect_conn_request *pending;
+	/* SIGTERM: stop listening, wait for the children, free everything. */
+	bool stop;
 };
 
 /* Fork as smbd does: the host forks, the library hands the request over.
@@ -826,6 +828,22 @@ static void on_sigchld(struct tevent_context *ev, struct tevent_signal *se,
 	}
 }
 
+/* SIGTERM ends the listener as if its connection count were reached:
+ * the children finish their connections and are reaped, then the
+ * listener and its context are freed (so valgrind can check it). */
+static void on_sigterm(struct tevent_context *ev, struct tevent_signal *se,
+		       int signum, int nsignals, void *siginfo, void *priv)
+{
+	struct server *srv = priv;
+
+	(void)ev;
+	(void)se;
+	(void)signum;
+	(void)nsignals;
+	(void)siginfo;
+	srv->stop = true;
+}
+
 static int run_server(const struct sockaddr *addr, enum fork_mode fork_mode,
 		      int expect)
 {
@@ -862,9 +880,13 @@ static int run_server(const struct sockaddr *addr, enum fork_mode fork_mode,
 		fprintf(stderr, "server: no SIGCHLD handler\n");
 		return 1;
 	}
+	if (tevent_add_signal(ev, ev, SIGTERM, 0, on_sigterm, &srv) == NULL) {
+		fprintf(stderr, "server: no SIGTERM handler\n");
+		return 1;
+	}
 	printf("server: listening (pid %d)\n", (int)getpid());
 	fflush(stdout);
-	while (srv.served + srv.children < expect) {
+	while (srv.served + srv.children < expect && !srv.stop) {
 		if (tevent_loop_once(ev) != 0) {
 			break;
 		}

@@ -300,13 +300,18 @@ t_multichannel() {
 # smbd (TCP on 127.0.0.1:4450, no SMB-Direct) every RDMA test must skip
 # with its reason, and SMBDIRECT-CHANNEL-ON-TCP shows what stock 4.17
 # does with an RDMA channel on TCP (it fails there: docs/interop.md).
-SD_SUITE="SMBDIRECT-NEGOTIATE SMBDIRECT-RDMA-IO SMBDIRECT-SHORT-DESC SMBDIRECT-ZERO-DESC SMBDIRECT-INVALIDATE SMBDIRECT-SIGNED SMBDIRECT-CHANNEL-ON-TCP SMBDIRECT-COMPOUND-CREDITS SMBDIRECT-KEEPALIVE"
+# SMBDIRECT-HOSTILE-DESC (issue 12: descriptor lists inside a session)
+# is not played against ksmbd: its 32-descriptor requests would hang it
+# as 16 do (docs/interop.md).
+SD_SUITE_BASE="SMBDIRECT-NEGOTIATE SMBDIRECT-RDMA-IO SMBDIRECT-SHORT-DESC SMBDIRECT-ZERO-DESC SMBDIRECT-INVALIDATE SMBDIRECT-SIGNED SMBDIRECT-CHANNEL-ON-TCP SMBDIRECT-COMPOUND-CREDITS SMBDIRECT-KEEPALIVE"
+SD_SUITE="$SD_SUITE_BASE SMBDIRECT-HOSTILE-DESC"
+# suite_run TAG TARGET [ARGS...]: the tests in $SD_LIST (default: all).
 suite_run() {
 	local tag=$1 target=$2
 	shift 2
 	# shellcheck disable=SC2086
 	timeout -k 5 600 "$prefix/bin/smbtorture3" "$target" -U "$SG_USER%$SG_PASS" "$@" \
-		$SD_SUITE >"$out/suite-$tag.log" 2>&1
+		${SD_LIST:-$SD_SUITE} >"$out/suite-$tag.log" 2>&1
 	grep -E '^SMBDIRECT-[A-Z-]+: (passed|skipped|FAILED)$' "$out/suite-$tag.log" >"$out/suite-$tag.results"
 	echo "== $tag: $(grep -c passed "$out/suite-$tag.results") passed, $(grep -c skipped "$out/suite-$tag.results") skipped, $(grep -c FAILED "$out/suite-$tag.results") failed"
 	cat "$out/suite-$tag.results"
@@ -316,9 +321,16 @@ t_smbdirect_suite() {
 	n=$(wc -w <<<"$SD_SUITE")
 	suite_run samba "//$KP_ADDR/$KP_SHARE"
 	grep -vE '^(Host|share|Running|Starting|Seed|using seed|host=)' "$out/suite-samba.log" |
-		grep -E 'ok$|: (NT_STATUS|STATUS)|skip:|SMB-Direct to|keepalives|compounds' | head -n 40
+		grep -E 'ok$|: (NT_STATUS|STATUS)|skip:|SMB-Direct to|keepalives|compounds|connection (ended|went on)' | head -n 50
 	[ "$(grep -c ': passed$' "$out/suite-samba.results")" -eq "$n" ] ||
 		{ kp_say "not all $n tests passed against the patched Samba"; rc=1; }
+	# SMBDIRECT-HOSTILE-DESC's two bad rkeys: each serving child names
+	# the peer and the device's refusal, and ends the connection.
+	for t in write read; do
+		grep -E "smbdirect: peer [0-9.:]+: connection ended: transport-error: RDMA $t failed: remote access error" \
+			"$out/smbd.log" | tail -n 1 | grep . ||
+			{ kp_say "no child logged the refused RDMA $t"; rc=1; }
+	done
 	other_smbd_start stock 4450 /usr/sbin/smbd || return 1
 	suite_run stock //127.0.0.1/share -p 4450
 	grep -E 'skip:|over TCP' "$out/suite-stock.log" | sort | uniq -c
@@ -721,13 +733,13 @@ t_suite_ksmbd() {
 	KP_SHARE_DIR=/tmp/kp-suite-share KP_SHARE_MB=256 kp_ksmbd_start || return 1
 	# ksmbd 6.1 never answers a WRITE with 16 buffer descriptors and its
 	# connection thread hangs for good (docs/interop.md): 1 descriptor.
-	SMBDIRECT_SUITE_DESCRIPTORS=1 suite_run ksmbd "//$KP_ADDR/$KP_SHARE"
+	SD_LIST=$SD_SUITE_BASE SMBDIRECT_SUITE_DESCRIPTORS=1 suite_run ksmbd "//$KP_ADDR/$KP_SHARE"
 	grep -E 'ok$|: (NT_STATUS|STATUS)|skip:|SMB-Direct to|keepalives|compounds|failed|bytes' \
 		"$out/suite-ksmbd.log" | grep -vE '^(Host|share|Running)' | head -n 40
 	# ksmbd stays up until the guest powers off: its shutdown after this
 	# suite once crashed the kernel (a general protection fault in
 	# ksmbd_conn_transport_destroy, docs/interop.md, Differences 22).
-	[ "$(wc -l <"$out/suite-ksmbd.results")" -eq "$(wc -w <<<"$SD_SUITE")" ] ||
+	[ "$(wc -l <"$out/suite-ksmbd.results")" -eq "$(wc -w <<<"$SD_SUITE_BASE")" ] ||
 		{ kp_say "the suite did not run to its end against ksmbd"; rc=1; }
 	return $rc
 }

@@ -864,7 +864,17 @@ t_load() {
 	[ "$ld_rc" -le 1 ] || { kp_say "ioload did not finish (exit $ld_rc)"; rc=1; }
 	[ "${ld_errors:-0}" = 0 ] || { kp_say "ioload: $ld_errors I/O errors"; rc=1; }
 	[ "$ld_read_bad" = 0 ] || { kp_say "$ld_read_bad preads of the server's files returned wrong data"; rc=1; }
-	[ "$ld_reconn" = 0 ] && [ "$ld_disc" = 0 ] ||
+	# The control (ksmbd: two kernel modules, none of our code) broke
+	# once in a fresh-machine run, with cifs failing to register memory
+	# (the issue-16 signature: docs/interop.md, Differences 23) and every
+	# byte right: the kernel pair's own defect, reported KNOWN below.
+	# Through the bridge, any break fails.
+	local mr_known=0
+	if [ "$target" = ksmbd ] && { [ "$ld_reconn" != 0 ] || [ "$ld_disc" != 0 ]; } &&
+		grep -qE 'register_mr_done:[0-9]+ status=|get_mr returning NULL' "$out/$name.dmesg"; then
+		mr_known=1
+	fi
+	[ "$ld_reconn" = 0 ] && [ "$ld_disc" = 0 ] || [ $mr_known = 1 ] ||
 		{ kp_say "the SMB-Direct connection broke: $ld_reconn 'RDMA transport re-established' and $ld_disc 'disconnected' lines in the kernel log"; rc=1; }
 	[ "$ld_conns" = 0 ] || { kp_say "cifs connected to the reverse bridge $ld_conns more times during the load"; rc=1; }
 	[ "${ld_regions:-0}" = 0 ] ||
@@ -873,6 +883,10 @@ t_load() {
 	echo "load $target $vers $mode: reconnects $ld_reconn in $ld_secs s ('disconnected' lines $ld_disc, new bridge connections $ld_conns); wrong: server copies $ld_srv_bad, read backs $ld_back_bad, preads $ld_read_bad, sha256 $ld_sha_bad"
 	echo "$ld_sum"
 	[ $rc -eq 0 ] || return 1
+	if [ $mr_known = 1 ] && [ "${ld_regions:-1}" = 0 ] && [ "$ld_sha_bad" = 0 ]; then
+		echo "KNOWN kernel bug, not ours: cifs 6.1 against ksmbd 6.1 reconnected ($ld_reconn) after cifs failed to register memory (register_mr_done/get_mr in the kernel log; docs/interop.md, Differences 23); every byte right"
+		return 3
+	fi
 	[ "${ld_regions:-1}" = 0 ] && [ "$ld_sha_bad" = 0 ] && return 0
 	if [ "$known" = known ] && [ "${ld_regions:-0}" -gt 0 ] && [ "$ld_sig" = "$ld_regions" ]; then
 		echo "KNOWN kernel bug, not ours: $ld_regions wrong regions in $ld_srv_bad files, all of the cifs 6.1 inline-write bug (a piece under 4 KiB sent inline, crossing a page of the user's buffer; docs/interop.md, Differences 16)"

@@ -55,6 +55,19 @@ static int xread(int fd, void *p, size_t n)
 	return 0;
 }
 
+/* One completion, waited for up to 5 s: 1, or 0 if none came. */
+static int poll_one(struct ibv_cq *cq, struct ibv_wc *wc)
+{
+	int i, n = 0;
+
+	for (i = 0; i < 5000 && n == 0; i++) {
+		n = ibv_poll_cq(cq, 1, wc);
+		if (n == 0)
+			usleep(1000);
+	}
+	return n;
+}
+
 /* The child: verbs objects of its own; each QP state from the parent. */
 static int child(struct rdma_cm_id *id, int sock)
 {
@@ -112,12 +125,7 @@ static int child(struct rdma_cm_id *id, int sock)
 		xwrite(sock, &word, 1);
 	}
 	/* The peer's first message. */
-	for (i = 0; i < 5000; i++) {
-		n = ibv_poll_cq(cq, 1, &wc);
-		if (n != 0)
-			break;
-		usleep(1000);
-	}
+	n = poll_one(cq, &wc);
 	if (n != 1 || wc.status != IBV_WC_SUCCESS || wc.opcode != IBV_WC_RECV)
 		die("child: no message (n %d status %s)\n", n,
 		    n == 1 ? ibv_wc_status_str(wc.status) : "-");
@@ -134,12 +142,7 @@ static int child(struct rdma_cm_id *id, int sock)
 	swr.send_flags = IBV_SEND_SIGNALED;
 	if (ibv_post_send(qp, &swr, &sbad) != 0)
 		die("child: post_send: %s\n", strerror(errno));
-	for (i = 0; i < 5000; i++) {
-		n = ibv_poll_cq(cq, 1, &wc);
-		if (n != 0)
-			break;
-		usleep(1000);
-	}
+	n = poll_one(cq, &wc);
 	if (n != 1 || wc.status != IBV_WC_SUCCESS || wc.opcode != IBV_WC_SEND)
 		die("child: send did not complete\n");
 	printf("child %d: sent 32 bytes\n", (int)getpid());

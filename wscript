@@ -33,6 +33,8 @@ SMBDIRECT_RDMA_SOURCES = '''
     lib/rdma/completion.c
     lib/rdma/cm.c
     lib/rdma/conn.c
+    lib/rdma/proxy.c
+    lib/rdma/half_open.c
     lib/rdma/listen.c
     lib/rdma/fork.c
     lib/rdma/accept.c

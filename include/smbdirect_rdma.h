@@ -363,6 +363,19 @@ struct smbdirect_handoff;
  * the parent or child step). The child must call smbdirect_handoff_child()
  * before anything else of the library.
  *
+ * The parent keeps the connection's rdma_cm id for the child's whole
+ * connection and makes the child's rdma_cm calls (accept, disconnect) on
+ * the listener's tevent context, over a socket per connection; the child
+ * owns every verbs object (its own device context, PD, CQ and QP). So the
+ * parent must go on running that tevent context while its children serve,
+ * and the parent's end (or freeing the listener) ends its children's
+ * connections. The id is destroyed when the child is done with it, so the
+ * parent's memory is bounded by the connections alive
+ * (docs/fork-and-credentials.md, "The listener's record").
+ *
+ * Here, before fork(), the parent reads the QP attributes the child will
+ * need (rdma_init_qp_attr for INIT, RTR and RTS).
+ *
  * @param listener The listener the request came from.
  * @param request  The request (owned by the handoff from here).
  * @return The handoff, or NULL with errno set; the request is then
@@ -376,18 +389,20 @@ smbdirect_handoff_prepare(struct smbdirect_listener *listener,
  * @brief In the child after fork(): take the request (step 3, child side).
  *
  * Gives the child an RDMA thread of its own (when the parent has one, or
- * when @p mode asks for one), drops the parent's listener here
- * (smbdirect_listener_forget()), moves the request's id onto an event
- * channel of its own (rdma_migrate_id) and tells the parent; the child
- * builds its own device context, PD, CQ and QP when it accepts. The host's
- * other listeners, inherited from the parent, must be forgotten too
- * (smbdirect_listener_forget()) before its event loop runs again.
+ * when @p mode asks for one) and drops the parent's listener here
+ * (smbdirect_listener_forget(), which also closes this process's copies of
+ * the sockets to the parent's other children); the child builds its own
+ * device context, PD, CQ and QP when it accepts, and asks the parent to
+ * accept with its QP. The host's other listeners, inherited from the
+ * parent, must be forgotten too (smbdirect_listener_forget()) before its
+ * event loop runs again.
  *
  * @param handoff The handoff (freed).
  * @param mem_ctx talloc parent of the returned request.
  * @param mode    The child's thread mode: SMBDIRECT_THREAD_MODE_RDMA_THREAD
  *                for a process that will switch identity (smbd), chosen
- *                here because it must be set before the id is migrated.
+ *                here because it must be set before the child's first
+ *                RDMA call.
  * @return The request, to pass to smbdirect_accept_send() with the child's
  *         tevent context; or NULL with errno set (the parent then rejects
  *         it): the child should exit.
@@ -400,23 +415,31 @@ smbdirect_handoff_child(struct smbdirect_handoff *handoff, void *mem_ctx,
  * @brief In the parent after fork(): let the request go (step 3, parent
  *        side).
  *
- * Waits, bounded (10 s; a signal does not cut the wait short), for the
- * child's word that it took the connection, then forgets the request; if
- * the child failed, died or said nothing, or @p pid is -1 (fork failed),
- * rejects it and logs why.
+ * Keeps the request's id for the child, on the listener's tevent context,
+ * and returns at once (nothing waits for the child): the child's accept
+ * arrives there, and the id is destroyed when the child closes its end
+ * (its connection ended, or it exited). A child that ends before
+ * accepting has the request rejected, logged with the peer. If @p pid is
+ * -1 (fork failed), the request is rejected and that is logged.
  *
  * @param handoff The handoff (freed, with its request).
  * @param pid     What fork() returned in the parent.
- * @return 0 if the child took the connection, else ECHILD.
+ * @return 0 if the id is kept for the child; ECHILD if fork failed, or
+ *         another errno value (the request is then rejected).
  */
 int smbdirect_handoff_parent(struct smbdirect_handoff *handoff, pid_t pid);
 
 /**
  * @brief In a process forked from the one that created @p listener: drop it
- *        here, touching nothing of the parent's (its listening id stays
- *        the parent's; this process's copy of the channel is closed).
+ *        here, touching nothing of the parent's (its listening id and
+ *        the ids it keeps for its children stay the parent's; this
+ *        process's copies of the channel and of the sockets to the
+ *        children are closed).
  *
  * The listener object stays valid until freed, and listens no more here.
+ * A process the parent forks for anything else should forget its
+ * listeners too, or its copies of those sockets keep the parent's
+ * children from learning that the parent ended.
  *
  * @param listener The listener, or NULL.
  */
@@ -428,18 +451,18 @@ void smbdirect_listener_forget(struct smbdirect_listener *listener);
  * smbdirect_handoff_prepare(), fork(), and smbdirect_handoff_child() or
  * smbdirect_handoff_parent(), for hosts that let the library fork; the
  * child keeps the parent's thread mode. It follows docs/architecture.md
- * "Fork-per-connection": the parent keeps
- * only the listener; the child moves the request onto its own event
- * channel (rdma_migrate_id) and builds its own device context, PD, CQ and
- * QP when it accepts. The parent waits (bounded) until the child reports
- * the migration, then forgets the request.
+ * "Fork-per-connection": the parent keeps the listener and the
+ * connection's rdma_cm id, and makes the child's rdma_cm calls on the
+ * listener's tevent context, which it must go on running; the child builds
+ * its own device context, PD, CQ and QP when it accepts (see
+ * smbdirect_handoff_prepare()).
  *
  * @param listener The listener (parent side).
  * @param request  The request, freed in the parent on return.
  * @param child_ev In the child: receives a new tevent context to use
  *                 (the parent's must not be used there). Unused in the
  *                 parent.
- * @param child_request In the child: the migrated request, to pass to
+ * @param child_request In the child: the request, to pass to
  *                 smbdirect_accept_send(). Unused in the parent.
  * @return In the parent, the child's pid (> 0); in the child, 0; -1 with
  *         errno on failure (the request is rejected).

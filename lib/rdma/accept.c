@@ -81,28 +81,34 @@ struct tevent_req *smbdirect_accept_send(void *mem_ctx,
 			     "settings");
 		return tevent_req_post(req, ev);
 	}
-	ret = sd_request_migrate(request);
-	if (ret != 0) {
-		accept_error(req, ret, SMBDIRECT_REASON_LOCAL_ERROR,
-			     "rdma_migrate_id");
-		return tevent_req_post(req, ev);
+	/* A forked child's request has no id here: the listener's process
+	 * keeps it (proxy.c). Any other gets a channel of its own. */
+	if (request->proxy == NULL) {
+		ret = sd_request_migrate(request);
+		if (ret != 0) {
+			accept_error(req, ret, SMBDIRECT_REASON_LOCAL_ERROR,
+				     "rdma_migrate_id");
+			return tevent_req_post(req, ev);
+		}
 	}
 	conn = sd_conn_new(state, ev, SMBDIRECT_ROLE_RESPONDER,
 			   &state->settings, request->channel, request->id,
-			   NULL, &ret);
+			   request->proxy, NULL, &ret);
 	if (conn == NULL) {
 		accept_error(req, ret, SMBDIRECT_REASON_LOCAL_ERROR,
 			     "creating the connection");
 		return tevent_req_post(req, ev);
 	}
-	/* The connection owns id and channel from here, and the request's
-	 * place in the half-open count. */
-	conn->own_cm_channel = true;
+	/* The connection owns id and channel (or proxy) from here, and the
+	 * request's place in the half-open count. */
+	conn->own_cm_channel = request->channel != NULL;
 	request->id = NULL;
 	request->channel = NULL;
+	if (request->proxy != NULL) {
+		talloc_steal(conn, request->proxy);
+		request->proxy = NULL;
+	}
 	sd_half_open_move(&conn->half_open, &request->half_open);
-	conn->handoff_fd = request->handoff_fd;
-	request->handoff_fd = -1;
 	state->conn = conn;
 	snprintf(conn->peer, sizeof(conn->peer), "%s", request->peer);
 
@@ -134,9 +140,14 @@ struct tevent_req *smbdirect_accept_send(void *mem_ctx,
 			     "moving the QP to RTS");
 		return tevent_req_post(req, ev);
 	}
-	if (sd_call(accept_fn, conn) != 0) {
-		accept_error(req, errno, SMBDIRECT_REASON_TRANSPORT_ERROR,
-			     "rdma_accept");
+	ret = conn->proxy != NULL ? sd_cm_proxy_accept(conn)
+	      : sd_call(accept_fn, conn) != 0 ? errno
+					      : 0;
+	if (ret != 0) {
+		accept_error(req, ret, SMBDIRECT_REASON_TRANSPORT_ERROR,
+			     conn->proxy != NULL
+				     ? "asking the listening process to accept"
+				     : "rdma_accept");
 		return tevent_req_post(req, ev);
 	}
 	ret = sd_conn_watch(conn);

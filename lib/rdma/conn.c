@@ -42,8 +42,9 @@ struct smbdirect_conn *sd_conn_new(TALLOC_CTX *mem_ctx,
 				   enum smbdirect_role role,
 				   const struct smbdirect_settings *settings,
 				   struct rdma_event_channel *channel,
-				   struct rdma_cm_id *id, struct sd_watch *watch,
-				   int *error)
+				   struct rdma_cm_id *id,
+				   struct sd_cm_proxy *proxy,
+				   struct sd_watch *watch, int *error)
 {
 	struct smbdirect_conn *conn = talloc_zero(mem_ctx, struct smbdirect_conn);
 	int ret;
@@ -58,13 +59,19 @@ struct smbdirect_conn *sd_conn_new(TALLOC_CTX *mem_ctx,
 	conn->settings = *settings;
 	conn->cm_channel = channel;
 	conn->id = id;
+	conn->proxy = proxy;
 	conn->timer_at = SMBDIRECT_NO_EXPIRY;
-	conn->handoff_fd = -1;
-	sd_format_addr(rdma_get_peer_addr(id), conn->peer, sizeof(conn->peer));
-	memcpy(&conn->local_addr, rdma_get_local_addr(id),
-	       sizeof(conn->local_addr));
-	memcpy(&conn->peer_addr, rdma_get_peer_addr(id),
-	       sizeof(conn->peer_addr));
+	if (proxy != NULL) {
+		conn->local_addr = proxy->local_addr;
+		conn->peer_addr = proxy->peer_addr;
+	} else {
+		memcpy(&conn->local_addr, rdma_get_local_addr(id),
+		       sizeof(conn->local_addr));
+		memcpy(&conn->peer_addr, rdma_get_peer_addr(id),
+		       sizeof(conn->peer_addr));
+	}
+	sd_format_addr((struct sockaddr *)&conn->peer_addr, conn->peer,
+		       sizeof(conn->peer));
 	talloc_set_destructor(conn, conn_destructor);
 
 	conn->engine = smbdirect_engine_new(conn, role, settings,
@@ -106,9 +113,10 @@ struct smbdirect_conn *sd_conn_new(TALLOC_CTX *mem_ctx,
 	*error = 0;
 	return conn;
 fail:
-	/* The caller keeps the id and channel on failure. */
+	/* The caller keeps the id, channel and proxy on failure. */
 	conn->id = NULL;
 	conn->cm_channel = NULL;
+	conn->proxy = NULL;
 	talloc_free(conn);
 	*error = ret;
 	return NULL;

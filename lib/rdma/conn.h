@@ -10,6 +10,9 @@
  * those above it (and the core and lib/thread):
  *
  *   util.c        time, addresses, the log
+ *   half_open.c   the listener's count of negotiating connections
+ *   proxy.c       a forked child's rdma_cm calls, made by the listener's
+ *                 process, which keeps the child's id
  *   end.c         how a connection ends: a reason, a log line, disconnect
  *   post.c        entry points (hold/release), send batching, posting
  *   timer.c       the engine's one deadline as a tevent timer
@@ -68,6 +71,8 @@ struct sd_rdma_op;
 struct sd_send_req;
 struct sd_recv_req;
 struct sd_half_open;
+struct sd_cm_proxy;
+struct sd_proxied;
 
 /* A received message waiting for smbdirect_recv_send(). */
 struct sd_queued_msg {
@@ -176,11 +181,13 @@ struct smbdirect_conn {
 	 * succeeded (conn->connected) or the connection ended first. */
 	void (*setup_done)(struct smbdirect_conn *conn, void *arg);
 	void *setup_arg;
-	/* Accepted: its place in the listener's half-open count (or, in a
-	 * forked child, the end of the handoff pipe whose closing tells the
-	 * parent), until it negotiated or ended (listen.c). */
+	/* Accepted: its place in the listener's half-open count until it
+	 * negotiated or ended (listen.c). */
 	struct sd_half_open *half_open;
-	int handoff_fd;
+	/* Accepted in a forked child: the id is the listener's process's,
+	 * which makes our rdma_cm calls and forwards the id's events
+	 * (proxy.c); id and cm_channel are NULL. */
+	struct sd_cm_proxy *proxy;
 
 	struct smbdirect_conn_stats stats;
 
@@ -437,14 +444,15 @@ int sd_conn_watch(struct smbdirect_conn *conn);
 /* --- conn.c ------------------------------------------------------------- */
 
 /* Create the connection object around an id (with its own event channel
- * already) for `role`. Opens our own device context, PD, CQ, QP (INIT) and
+ * already), or, in a forked child, around a proxy (taken over; id and
+ * channel NULL), for `role`. Opens our own device context, PD, CQ, QP (INIT) and
  * the pools, and the engine. `watch` (may be NULL: one is made) watches
  * the channel and becomes the connection's on success. */
 struct smbdirect_conn *sd_conn_new(
 	TALLOC_CTX *mem_ctx, struct tevent_context *ev, enum smbdirect_role role,
 	const struct smbdirect_settings *settings,
 	struct rdma_event_channel *channel, struct rdma_cm_id *id,
-	struct sd_watch *watch, int *error);
+	struct sd_cm_proxy *proxy, struct sd_watch *watch, int *error);
 
 /* A set-up request (connect or accept) is told its connection negotiated
  * (done) or ended first (error: ETIMEDOUT for a negotiation timeout, else
@@ -484,6 +492,10 @@ struct smbdirect_listener {
 	uint64_t rejected;          /* requests refused over a limit */
 	uint64_t rejected_logged;   /* ... of which told in the log */
 	uint64_t rejected_log_at;   /* when the log last told (ns) */
+	/* Connections handed to forked children: their ids stay here
+	 * (proxy.c), one record each until the child is done with it. */
+	struct sd_proxied *proxied;
+	unsigned int proxied_count;
 };
 
 /* A connection request that arrived at a listener. */
@@ -496,24 +508,90 @@ struct smbdirect_conn_request {
 	char peer[80];
 	/* Its place in the listener's half-open count, or NULL. */
 	struct sd_half_open *half_open;
-	/* In a forked child: the handoff pipe's end, closed when the
-	 * connection negotiated or ended (the parent's count), or -1. */
-	int handoff_fd;
+	/* In a forked child: the way to the id, which stays in the
+	 * listener's process (proxy.c); id is NULL. */
+	struct sd_cm_proxy *proxy;
 };
 
 /* Give the request's id an event channel of its own (rdma_migrate_id). */
 int sd_request_migrate(struct smbdirect_conn_request *r);
 
-/* The half-open count (listen.c). A place is held by one pointer (a
- * request's, then its connection's): move it there, or give it back
- * (NULL is fine). A place whose connection went to a forked child is
- * held by the parent's end of the handoff pipe instead, and given back
- * when the child closes its end. */
+/* --- half_open.c ------------------------------------------------------- */
+
+/* One connection between its request and the end of its negotiation:
+ * what the listener's limits count. */
+struct sd_half_open {
+	struct sd_half_open *prev, *next;
+	struct smbdirect_listener *listener;
+	/* The pointer that holds it (a request's, a connection's or a
+	 * forked child's record), set to NULL if the listener goes first. */
+	struct sd_half_open **holder;
+	struct sockaddr_storage addr; /* the peer's, port 0 */
+};
+
+/* A new place in l's count for a peer (its address, port 0); the caller
+ * sets its holder. NULL without memory. */
+struct sd_half_open *sd_half_open_new(struct smbdirect_listener *l,
+				      const struct sockaddr_storage *addr);
+/* A place is held by one pointer (a request's, then its connection's, or
+ * in the listener's process the record of a forked child's connection):
+ * move it there, or give it back (NULL is fine). */
 void sd_half_open_move(struct sd_half_open **to, struct sd_half_open **from);
 void sd_half_open_release(struct sd_half_open **place);
-void sd_half_open_to_child(struct sd_half_open **place, int fd);
-/* A connection negotiated or ended: its place (or its child's handoff
- * end) is given back. */
+/* A connection negotiated or ended: its place is given back (a forked
+ * child's, by telling the listener's process; listen.c). */
 void sd_conn_half_open_done(struct smbdirect_conn *conn);
+
+/* --- proxy.c ------------------------------------------------------------ */
+
+/* What a forked child knows of its connection's id, read by the
+ * listener's process before fork(), and the child's end of the socket
+ * to that process. */
+struct sd_cm_proxy {
+	int fd;
+	struct ibv_device *device;
+	uint8_t port_num;
+	/* rdma_init_qp_attr for INIT, RTR and RTS */
+	struct ibv_qp_attr qp_attr[3];
+	int qp_mask[3];
+	struct sockaddr_storage local_addr;
+	struct sockaddr_storage peer_addr;
+	struct tevent_fd *fde;        /* watched by its connection (cm.c) */
+	bool negotiated_told;
+	bool disconnect_told;
+};
+
+/* Parent, before fork(): read the id's QP attributes and addresses, and
+ * make the socket. Returns NULL with *error set. */
+struct sd_cm_proxy *sd_cm_proxy_prepare(TALLOC_CTX *mem_ctx,
+					struct rdma_cm_id *id, int *parent_fd,
+					int *error);
+/* Parent, after fork(): keep the request's id (and its half-open place)
+ * for the child on the other end of parent_fd. 0 or an errno value (the
+ * caller then rejects the request). */
+int sd_proxied_new(struct smbdirect_listener *l,
+		   struct smbdirect_conn_request *r, int parent_fd);
+/* Parent: an event of the listener's channel for a proxied id; false if
+ * the id is none of them. */
+bool sd_proxied_event(struct smbdirect_listener *l,
+		      const struct sd_cm_event *event);
+/* Parent: take what children said (their negotiation ended); before
+ * counting half-open places. */
+void sd_proxied_poll(struct smbdirect_listener *l);
+/* Parent: end every child's connection (the listener goes), or, in a
+ * forked process, drop the records without touching the ids. */
+void sd_proxied_free_all(struct smbdirect_listener *l, bool forked);
+
+/* Child: accept with our QP (the listener's process calls rdma_accept). */
+int sd_cm_proxy_accept(struct smbdirect_conn *conn);
+/* Child: what the listener's process said: 1 with the event (type and
+ * status), 2 if its rdma_accept failed (*error), 0 if it dropped the id
+ * (end of file, or *error), -1 if nothing is waiting. */
+int sd_cm_proxy_read(struct sd_cm_proxy *proxy,
+		     struct sd_cm_event *event, int *error);
+/* Child: negotiation ended; the half-open place goes. */
+void sd_cm_proxy_negotiated(struct sd_cm_proxy *proxy);
+/* Child: rdma_disconnect, by the listener's process. */
+void sd_cm_proxy_disconnect(struct sd_cm_proxy *proxy);
 
 #endif

@@ -185,7 +185,7 @@ static void connect_cm_event(const struct sd_cm_event *event, void *priv)
 		state->conn = sd_conn_new(state, state->ev,
 					  SMBDIRECT_ROLE_INITIATOR,
 					  &state->settings, state->channel,
-					  state->id, state->watch, &ret);
+					  state->id, NULL, state->watch, &ret);
 		if (state->conn == NULL) {
 			connect_fail(req, ret, SMBDIRECT_REASON_LOCAL_ERROR,
 				     "creating the connection");

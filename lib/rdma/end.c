@@ -81,7 +81,14 @@ void sd_rdma_call_failed(struct smbdirect_conn *conn, const char *what,
 /* rdma_disconnect, where the thread mode says. */
 void sd_conn_disconnect(struct smbdirect_conn *conn)
 {
-	int ret = sd_disconnect_id(conn->id);
+	int ret;
+
+	if (conn->proxy != NULL) {
+		/* The id is the listening process's (proxy.c). */
+		sd_cm_proxy_disconnect(conn->proxy);
+		return;
+	}
+	ret = sd_disconnect_id(conn->id);
 
 	if (ret == EACCES) {
 		sd_log(SMBDIRECT_LOG_ERROR, conn, NULL, "rdma_disconnect: EACCES: this thread's "

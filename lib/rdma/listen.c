@@ -6,128 +6,24 @@
  * Copyright (C) 2026 The libsmbdirect authors
  * SPDX-License-Identifier: LGPL-3.0-or-later
  *
- * Every accepted id is first moved onto an event channel of its own
- * (rdma_migrate_id), in this process (accept.c) and after fork (fork.c)
- * alike.
+ * An id accepted in this process is first moved onto an event channel of
+ * its own (rdma_migrate_id, accept.c); the id of a connection handed to a
+ * forked child stays on the listener's channel, in this process, and its
+ * events go to the child (proxy.c).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "list.h"
 
-/* One connection between its request and the end of its negotiation:
- * what the listener's limits count. */
-struct sd_half_open {
-	struct sd_half_open *prev, *next;
-	struct smbdirect_listener *listener;
-	/* The pointer that holds it (a request's or a connection's), set
-	 * to NULL if the listener goes first; NULL once a child holds it. */
-	struct sd_half_open **holder;
-	/* The parent's end of a forked child's handoff pipe: readable
-	 * (EOF) when the child's connection negotiated or ended. */
-	int fd;
-	struct sockaddr_storage addr; /* the peer's, port 0 */
-};
-
-static int half_open_destructor(struct sd_half_open *h)
-{
-	struct smbdirect_listener *l = h->listener;
-
-	SD_LIST_REMOVE(l->half_open, h);
-	l->half_open_count -= 1;
-	if (h->holder != NULL) {
-		*h->holder = NULL;
-	}
-	if (h->fd >= 0) {
-		close(h->fd);
-	}
-	return 0;
-}
-
-void sd_half_open_release(struct sd_half_open **place)
-{
-	if (place != NULL && *place != NULL) {
-		struct sd_half_open *h = *place;
-
-		h->holder = NULL;
-		*place = NULL;
-		talloc_free(h);
-	}
-}
-
-void sd_half_open_move(struct sd_half_open **to, struct sd_half_open **from)
-{
-	*to = *from;
-	*from = NULL;
-	if (*to != NULL) {
-		(*to)->holder = to;
-	}
-}
-
-void sd_half_open_to_child(struct sd_half_open **place, int fd)
-{
-	struct sd_half_open *h = *place;
-
-	if (h == NULL) {
-		close(fd);
-		return;
-	}
-	*place = NULL;
-	h->holder = NULL;
-	h->fd = fd;
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-}
-
 void sd_conn_half_open_done(struct smbdirect_conn *conn)
 {
 	sd_half_open_release(&conn->half_open);
-	if (conn->handoff_fd >= 0) {
-		close(conn->handoff_fd);
-		conn->handoff_fd = -1;
-	}
-}
-
-/* Give back the places of forked children that negotiated or ended (they
- * closed their end of the handoff pipe, or exited). */
-static void half_open_reap(struct smbdirect_listener *l)
-{
-	struct pollfd pfd[64];
-	struct sd_half_open *batch[64];
-	struct sd_half_open *h = l->half_open;
-
-	while (h != NULL) {
-		nfds_t n = 0;
-		nfds_t i;
-
-		for (; h != NULL && n < 64; h = h->next) {
-			if (h->fd >= 0) {
-				pfd[n].fd = h->fd;
-				pfd[n].events = POLLIN;
-				pfd[n].revents = 0;
-				batch[n++] = h;
-			}
-		}
-		if (n == 0 || poll(pfd, n, 0) <= 0) {
-			continue;
-		}
-		for (i = 0; i < n; i++) {
-			char c;
-
-			if (pfd[i].revents == 0) {
-				continue;
-			}
-			/* EOF (or an error): the child is done with it. A
-			 * byte would be a child that says more than its
-			 * first word: taken as done too. */
-			if (read(pfd[i].fd, &c, 1) >= 0 || errno != EAGAIN) {
-				talloc_free(batch[i]);
-			}
-		}
+	if (conn->proxy != NULL) {
+		sd_cm_proxy_negotiated(conn->proxy);
 	}
 }
 
@@ -174,7 +70,8 @@ static const char *half_open_refusal(struct smbdirect_listener *l,
 {
 	struct sd_half_open *h;
 
-	half_open_reap(l);
+	/* What forked children said since (their negotiation ended). */
+	sd_proxied_poll(l);
 	*from_peer = 0;
 	for (h = l->half_open; h != NULL; h = h->next) {
 		if (same_host(&h->addr, addr)) {
@@ -231,9 +128,6 @@ static int request_destructor(struct smbdirect_conn_request *r)
 	}
 	sd_channel_free(r->channel);
 	sd_half_open_release(&r->half_open);
-	if (r->handoff_fd >= 0) {
-		close(r->handoff_fd);
-	}
 	return 0;
 }
 
@@ -257,8 +151,12 @@ static void listener_event(const struct sd_cm_event *event, void *priv)
 		return;
 	}
 	if (event->type != RDMA_CM_EVENT_CONNECT_REQUEST) {
-		sd_log(SMBDIRECT_LOG_DEBUG, NULL, NULL, "listener: ignoring %s",
-		       rdma_event_str(event->type));
+		/* The ids of forked children's connections stay here. */
+		if (!sd_proxied_event(l, event)) {
+			sd_log(SMBDIRECT_LOG_DEBUG, NULL, NULL,
+			       "listener: ignoring %s",
+			       rdma_event_str(event->type));
+		}
 		return;
 	}
 	host_of(rdma_get_peer_addr(event->id), &addr);
@@ -273,24 +171,17 @@ static void listener_event(const struct sd_cm_event *event, void *priv)
 		return;
 	}
 	r = talloc_zero(l, struct smbdirect_conn_request);
-	h = talloc_zero(l, struct sd_half_open);
+	h = sd_half_open_new(l, &addr);
 	if (r == NULL || h == NULL) {
 		talloc_free(r);
 		talloc_free(h);
 		sd_call(reject_fn, event->id);
 		return;
 	}
-	h->listener = l;
-	h->fd = -1;
-	h->addr = addr;
-	SD_LIST_ADD_END(l->half_open, h);
-	l->half_open_count += 1;
-	talloc_set_destructor(h, half_open_destructor);
 	r->listener = l;
 	r->id = event->id;
 	r->responder_resources = event->responder_resources;
 	r->initiator_depth = event->initiator_depth;
-	r->handoff_fd = -1;
 	r->half_open = h;
 	h->holder = &r->half_open;
 	sd_format_addr(rdma_get_peer_addr(event->id), r->peer, sizeof(r->peer));
@@ -305,10 +196,12 @@ static int listener_destructor(struct smbdirect_listener *l)
 		 * there): the listener is the parent's. */
 		smbdirect_listener_forget(l);
 	}
+	TALLOC_FREE(l->watch);
+	/* The forked children's connections end with their listener. */
+	sd_proxied_free_all(l, false);
 	while (l->half_open != NULL) {
 		talloc_free(l->half_open);
 	}
-	TALLOC_FREE(l->watch);
 	sd_id_free(l->id);
 	sd_channel_free(l->channel);
 	return 0;
@@ -334,7 +227,9 @@ void smbdirect_listener_forget(struct smbdirect_listener *listener)
 		listener->channel = NULL;
 	}
 	listener->id = NULL;
-	/* The parent's count: its pipes' ends are copies here (closed). */
+	/* The parent's records of its other children: our copies of their
+	 * sockets close (their ids stay the parent's), and its count. */
+	sd_proxied_free_all(listener, true);
 	while (listener->half_open != NULL) {
 		talloc_free(listener->half_open);
 	}
@@ -422,7 +317,7 @@ int smbdirect_listener_set_limits(struct smbdirect_listener *listener,
 
 unsigned int smbdirect_listener_half_open(struct smbdirect_listener *listener)
 {
-	half_open_reap(listener);
+	sd_proxied_poll(listener);
 	return listener->half_open_count;
 }
 

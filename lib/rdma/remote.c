@@ -305,7 +305,6 @@ int smbdirect_relay_attach(void *mem_ctx, struct tevent_context *ev, int fd,
 	}
 	conn->ev = ev;
 	conn->role = SMBDIRECT_ROLE_RESPONDER;
-	conn->handoff_fd = -1;
 	conn->connected = true;
 	conn->timer_at = SMBDIRECT_NO_EXPIRY;
 	smbdirect_settings_default(&conn->settings);

@@ -182,7 +182,8 @@ static void cb_terminated(void *priv, enum smbdirect_reason reason,
 		       "connection ended: %s: %s",
 		       smbdirect_reason_string(reason), detail);
 	}
-	if (conn->id != NULL && !conn->disconnect_sent) {
+	if ((conn->id != NULL || conn->proxy != NULL) &&
+	    !conn->disconnect_sent) {
 		conn->disconnect_sent = true;
 		sd_conn_disconnect(conn);
 	}

@@ -19,6 +19,28 @@
 static int register_pools(void *arg);
 static int qp_ready(void *arg);
 
+/* The attributes that move our QP to `state`: from rdma_cm, or, in a
+ * forked child, those the listener's process read for us before fork()
+ * (proxy.c). Returns 0 or an errno value. */
+static int qp_attr_for(struct smbdirect_conn *conn, enum ibv_qp_state state,
+		       struct ibv_qp_attr *mod, int *mask)
+{
+	memset(mod, 0, sizeof(*mod));
+	*mask = 0;
+	if (conn->proxy != NULL) {
+		int i = state == IBV_QPS_INIT ? 0 : state == IBV_QPS_RTR ? 1 : 2;
+
+		*mod = conn->proxy->qp_attr[i];
+		*mask = conn->proxy->qp_mask[i];
+		return 0;
+	}
+	mod->qp_state = state;
+	if (rdma_init_qp_attr(conn->id, mod, mask) != 0) {
+		return errno != 0 ? errno : EIO;
+	}
+	return 0;
+}
+
 /* Runs where sd_call() runs it: reverse order of creation; every step
  * tolerates a partial set-up. */
 static int release_rdma(void *arg)
@@ -129,12 +151,18 @@ static int create_verbs(void *arg)
 	int mask = 0;
 	int cqe;
 	int ret;
+	struct ibv_device *device =
+		conn->proxy != NULL    ? conn->proxy->device
+		: conn->id->verbs != NULL ? conn->id->verbs->device
+					  : NULL;
+	uint8_t port_num = conn->proxy != NULL ? conn->proxy->port_num
+					       : conn->id->port_num;
 
-	if (conn->id->verbs == NULL) {
+	if (device == NULL) {
 		return ENODEV;
 	}
 	/* Our own context on the id's device (docs/fork-and-credentials.md). */
-	conn->verbs = ibv_open_device(conn->id->verbs->device);
+	conn->verbs = ibv_open_device(device);
 	if (conn->verbs == NULL) {
 		return errno != 0 ? errno : ENODEV;
 	}
@@ -167,7 +195,7 @@ static int create_verbs(void *arg)
 	{
 		struct ibv_port_attr port;
 
-		if (ibv_query_port(conn->verbs, conn->id->port_num, &port) ==
+		if (ibv_query_port(conn->verbs, port_num, &port) ==
 			    0 &&
 		    port.max_msg_sz != 0 && port.max_msg_sz < conn->max_msg_size) {
 			conn->max_msg_size = port.max_msg_sz;
@@ -239,10 +267,9 @@ static int create_verbs(void *arg)
 
 	/* INIT now, so receives can be posted before the connection is
 	 * accepted or established. */
-	memset(&mod, 0, sizeof(mod));
-	mod.qp_state = IBV_QPS_INIT;
-	if (rdma_init_qp_attr(conn->id, &mod, &mask) != 0) {
-		return errno;
+	ret = qp_attr_for(conn, IBV_QPS_INIT, &mod, &mask);
+	if (ret != 0) {
+		return ret;
 	}
 	/* The peer RDMA-reads and -writes the memory we expose for SMB2
 	 * READ/WRITE ([MS-SMBD] 3.1.4.3); each exposure's own rkey decides
@@ -263,10 +290,9 @@ static int qp_ready(void *arg)
 	int mask = 0;
 	int ret;
 
-	memset(&mod, 0, sizeof(mod));
-	mod.qp_state = IBV_QPS_RTR;
-	if (rdma_init_qp_attr(conn->id, &mod, &mask) != 0) {
-		return errno;
+	ret = qp_attr_for(conn, IBV_QPS_RTR, &mod, &mask);
+	if (ret != 0) {
+		return ret;
 	}
 	if (mod.max_dest_rd_atomic > conn->responder_resources) {
 		mod.max_dest_rd_atomic = conn->responder_resources;
@@ -275,11 +301,9 @@ static int qp_ready(void *arg)
 	if (ret != 0) {
 		return ret;
 	}
-	memset(&mod, 0, sizeof(mod));
-	mask = 0;
-	mod.qp_state = IBV_QPS_RTS;
-	if (rdma_init_qp_attr(conn->id, &mod, &mask) != 0) {
-		return errno;
+	ret = qp_attr_for(conn, IBV_QPS_RTS, &mod, &mask);
+	if (ret != 0) {
+		return ret;
 	}
 	if (mod.max_rd_atomic > conn->initiator_depth) {
 		mod.max_rd_atomic = conn->initiator_depth;

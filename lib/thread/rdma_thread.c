@@ -860,6 +860,10 @@ static int watch_ctl_fn(void *arg)
 		}
 		return 0;
 	}
+	if (c->w->channel == NULL) {
+		/* Failed posts only: nothing to poll. */
+		return 0;
+	}
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.ptr = c->w;
@@ -929,6 +933,11 @@ struct sd_watch *sd_watch_new(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 			talloc_free(w);
 			return NULL;
 		}
+		return w;
+	}
+	if (channel == NULL) {
+		/* Caller-thread mode without a channel: a post fails where it
+		 * is made, so there is nothing to deliver. */
 		return w;
 	}
 	w->fde = tevent_add_fd(ev, w, channel->fd, TEVENT_FD_READ,

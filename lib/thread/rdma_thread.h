@@ -81,7 +81,9 @@ struct sd_cm_event {
 /* A watch delivers the events of one rdma_cm event channel to a handler
  * on a tevent context: read there (caller-thread mode) or read by the
  * RDMA thread and handed over through an eventfd. Freeing it stops
- * delivery at once (synchronously with the thread). */
+ * delivery at once (synchronously with the thread). With channel NULL
+ * (a forked child's connection, whose id is elsewhere) it delivers only
+ * failed posts. */
 typedef void (*sd_watch_fn)(const struct sd_cm_event *event, void *priv);
 struct sd_watch *sd_watch_new(TALLOC_CTX *mem_ctx, struct tevent_context *ev,
 			      struct rdma_event_channel *channel,

@@ -101,6 +101,8 @@
  *   --max-half-open N, --max-half-open-per-peer N  server: the
  *                         listener's bounds on negotiating connections
  *                         (smbdirect_listener_set_limits())
+ *   --heap-report         server: print the listener's heap in use
+ *                         (mallinfo2) at each child reaped
  *   --busy-poll           client: never sleep; take completions with
  *                         smbdirect_conn_poll() from an always-ready fd
  *   --switch-identity     switch this thread's identity around every
@@ -113,6 +115,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -160,6 +163,7 @@ static uint32_t max_size_opt;
 static uint32_t window_opt = 1;
 /* Listener bounds on half-open connections (0: the library's). */
 static long max_half_open = -1;
+static bool heap_report;
 static long max_half_open_per_peer = -1;
 
 /*
@@ -711,6 +715,9 @@ struct server {
 	int children;
 	int served;
 	int failures;
+	int expect;   /* connections to take; later ones are refused */
+	int reaped_seen;
+	bool heap_report; /* --heap-report */
 	bool in_child;
 	struct tevent_context *child_ev;
 	struct smbdirect_conn_request *child_request;
@@ -768,6 +775,12 @@ static void on_request(struct smbdirect_listener *listener,
 	struct server *srv = priv;
 	pid_t pid;
 
+	if (srv->stop || srv->served + srv->children >= srv->expect) {
+		/* Done taking connections; the loop runs on for the
+		 * children. Freeing the request rejects it. */
+		talloc_free(request);
+		return;
+	}
 	if (srv->fork_mode == FORK_NONE) {
 		/* Served from the main loop: tevent does not nest loops. */
 		srv->pending = request;
@@ -793,6 +806,14 @@ static void on_request(struct smbdirect_listener *listener,
 
 static void reaped_child(struct server *srv, pid_t pid, int status)
 {
+	srv->reaped_seen++;
+	if (srv->heap_report) {
+		/* The listener's heap in use: it keeps a record per live
+		 * child's connection, none for one that ended. */
+		printf("server: heap in use %zu bytes after %d reaped\n",
+		       mallinfo2().uordblks, srv->reaped_seen);
+		fflush(stdout);
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		fprintf(stderr, "server: child %d %s %d\n", (int)pid,
 			WIFEXITED(status) ? "exited" : "killed by signal",
@@ -808,8 +829,8 @@ struct reaper {
 };
 
 /* SIGCHLD, as smbd handles it: a tevent signal handler. The signal also
- * interrupts whatever the listener is waiting in when it arrives (the
- * fork's wait for the child's word): fork16 exercises that. */
+ * interrupts whatever the listener is waiting in when it arrives: fork16
+ * exercises that. */
 static void on_sigchld(struct tevent_context *ev, struct tevent_signal *se,
 		       int signum, int nsignals, void *siginfo, void *priv)
 {
@@ -849,7 +870,10 @@ static int run_server(const struct sockaddr *addr, enum fork_mode fork_mode,
 {
 	struct tevent_context *ev = tevent_context_init(NULL);
 	struct smbdirect_listener *listener = NULL;
-	struct server srv = {.ev = ev, .fork_mode = fork_mode};
+	struct server srv = {.ev = ev,
+			     .fork_mode = fork_mode,
+			     .expect = expect,
+			     .heap_report = heap_report};
 	int ret;
 	int status;
 	int reaped = 0;
@@ -886,7 +910,11 @@ static int run_server(const struct sockaddr *addr, enum fork_mode fork_mode,
 	}
 	printf("server: listening (pid %d)\n", (int)getpid());
 	fflush(stdout);
-	while (srv.served + srv.children < expect && !srv.stop) {
+	/* The loop runs until the children are done too: the listener
+	 * makes their rdma_cm calls (the library keeps each child's id
+	 * here). */
+	while ((srv.served + srv.children < expect && !srv.stop) ||
+	       reaped < srv.children) {
 		if (tevent_loop_once(ev) != 0) {
 			break;
 		}
@@ -2500,6 +2528,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--max-half-open-per-peer") == 0 &&
 			   i + 1 < argc) {
 			max_half_open_per_peer = parse_number(argv[++i]);
+		} else if (strcmp(argv[i], "--heap-report") == 0) {
+			heap_report = true;
 		} else if (strcmp(argv[i], "--busy-poll") == 0) {
 			busy_poll = true;
 		} else if (strcmp(argv[i], "--signal-every-ms") == 0 &&

@@ -773,9 +773,13 @@ NTSTATUS smbd_smbdirect_channel(struct smbd_smb2_request *req,
 		ARRAY_SIZE(io->descs), smbd_smbdirect_max_read_write(xconn),
 		&io->count, &total);
 	if (werr != SMBDIRECT_WIRE_OK || total < length) {
-		DBG_INFO("bad buffer descriptors: %s (%llu of %u bytes)\n",
-			 smbdirect_wire_error_string(werr),
-			 (unsigned long long)total, length);
+		/* The request fails; the connection goes on. Not at a level
+		 * logged by default: a peer could repeat it at will. */
+		DBG_NOTICE("smbdirect: peer %s: bad buffer descriptors: %s "
+			   "(%llu of %u bytes); STATUS_INVALID_PARAMETER\n",
+			   smbdirect_conn_peer(sc->conn),
+			   smbdirect_wire_error_string(werr),
+			   (unsigned long long)total, length);
 		TALLOC_FREE(io);
 		return NT_STATUS_INVALID_PARAMETER;
 	}

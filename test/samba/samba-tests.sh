@@ -331,6 +331,13 @@ t_smbdirect_suite() {
 			"$out/smbd.log" | tail -n 1 | grep . ||
 			{ kp_say "no child logged the refused RDMA $t"; rc=1; }
 	done
+	# ... and its refused descriptor lists (65 of them, a range past
+	# 2^64): the peer and why, the request failed, the connection on.
+	for t in too-many range-wraps; do
+		grep -E "smbdirect: peer [0-9.:]+: bad buffer descriptors: $t " \
+			"$out/smbd.log" | tail -n 1 | grep . ||
+			{ kp_say "smbd did not log the refused list ($t) with the peer"; rc=1; }
+	done
 	other_smbd_start stock 4450 /usr/sbin/smbd || return 1
 	suite_run stock //127.0.0.1/share -p 4450
 	grep -E 'skip:|over TCP' "$out/suite-stock.log" | sort | uniq -c

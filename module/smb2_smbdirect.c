@@ -778,7 +778,9 @@ NTSTATUS smbd_smbdirect_channel(struct smbd_smb2_request *req,
 		DBG_NOTICE("smbdirect: peer %s: bad buffer descriptors: %s "
 			   "(%llu of %u bytes); STATUS_INVALID_PARAMETER\n",
 			   smbdirect_conn_peer(sc->conn),
-			   smbdirect_wire_error_string(werr),
+			   werr != SMBDIRECT_WIRE_OK
+				   ? smbdirect_wire_error_string(werr)
+				   : "shorter than the request",
 			   (unsigned long long)total, length);
 		TALLOC_FREE(io);
 		return NT_STATUS_INVALID_PARAMETER;

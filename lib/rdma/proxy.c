@@ -298,17 +298,22 @@ static bool proxied_take(struct sd_proxied *p)
 	return true;
 }
 
+/* A few of the child's words (the record may go with the last). */
+static void proxied_take_some(struct sd_proxied *p)
+{
+	int i;
+
+	for (i = 0; i < PROXY_READ_BATCH && proxied_take(p); i++) {
+	}
+}
+
 static void proxied_readable(struct tevent_context *ev, struct tevent_fd *fde,
 			     uint16_t flags, void *priv)
 {
-	struct sd_proxied *p = priv;
-	int i;
-
 	(void)ev;
 	(void)fde;
 	(void)flags;
-	for (i = 0; i < PROXY_READ_BATCH && proxied_take(p); i++) {
-	}
+	proxied_take_some(priv);
 }
 
 int sd_proxied_new(struct smbdirect_listener *l,
@@ -377,12 +382,9 @@ void sd_proxied_poll(struct smbdirect_listener *l)
 
 	while (p != NULL) {
 		struct sd_proxied *next = p->next;
-		int i;
 
 		if (p->half_open != NULL) {
-			for (i = 0; i < PROXY_READ_BATCH && proxied_take(p);
-			     i++) {
-			}
+			proxied_take_some(p);
 		}
 		p = next;
 	}
@@ -442,28 +444,28 @@ int sd_cm_proxy_read(struct sd_cm_proxy *p, struct sd_cm_event *event,
 	return 1;
 }
 
-void sd_cm_proxy_negotiated(struct sd_cm_proxy *p)
+/* A word said at most once. A failed send is not retried: the listener's
+ * process is gone (its end tells us) or its socket is full, and the end of
+ * ours, when the connection is freed, says both at the latest. */
+static void tell_once(struct sd_cm_proxy *p, bool *told, uint8_t kind)
 {
 	struct proxy_msg m;
 
-	if (p->negotiated_told) {
+	if (*told) {
 		return;
 	}
-	p->negotiated_told = true;
+	*told = true;
 	memset(&m, 0, sizeof(m));
-	m.kind = PROXY_NEGOTIATED;
+	m.kind = kind;
 	send_msg(p->fd, &m);
+}
+
+void sd_cm_proxy_negotiated(struct sd_cm_proxy *p)
+{
+	tell_once(p, &p->negotiated_told, PROXY_NEGOTIATED);
 }
 
 void sd_cm_proxy_disconnect(struct sd_cm_proxy *p)
 {
-	struct proxy_msg m;
-
-	if (p->disconnect_told) {
-		return;
-	}
-	p->disconnect_told = true;
-	memset(&m, 0, sizeof(m));
-	m.kind = PROXY_DISCONNECT;
-	send_msg(p->fd, &m);
+	tell_once(p, &p->disconnect_told, PROXY_DISCONNECT);
 }

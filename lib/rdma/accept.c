@@ -39,22 +39,6 @@ static void accept_error(struct tevent_req *req, int error,
 	tevent_req_error(req, error);
 }
 
-/* Runs where sd_call() runs it. */
-static int accept_fn(void *arg)
-{
-	struct smbdirect_conn *conn = arg;
-	struct rdma_conn_param param;
-
-	memset(&param, 0, sizeof(param));
-	param.qp_num = conn->qp->qp_num;
-	param.responder_resources = conn->responder_resources;
-	param.initiator_depth = conn->initiator_depth;
-	param.retry_count = 6;
-	param.rnr_retry_count = 0;
-	param.flow_control = 1;
-	return rdma_accept(conn->id, &param);
-}
-
 struct tevent_req *smbdirect_accept_send(void *mem_ctx,
 					 struct tevent_context *ev,
 					 struct smbdirect_conn_request *request,
@@ -140,9 +124,11 @@ struct tevent_req *smbdirect_accept_send(void *mem_ctx,
 			     "moving the QP to RTS");
 		return tevent_req_post(req, ev);
 	}
-	ret = conn->proxy != NULL ? sd_cm_proxy_accept(conn)
-	      : sd_call(accept_fn, conn) != 0 ? errno
-					      : 0;
+	ret = conn->proxy != NULL
+		      ? sd_cm_proxy_accept(conn)
+		      : sd_accept_id(conn->id, conn->qp->qp_num,
+				     conn->responder_resources,
+				     conn->initiator_depth);
 	if (ret != 0) {
 		accept_error(req, ret, SMBDIRECT_REASON_TRANSPORT_ERROR,
 			     conn->proxy != NULL

@@ -561,6 +561,10 @@ struct sd_cm_proxy {
 	bool disconnect_told;
 };
 
+/* rdma_accept of a passive id with a QP already in RTS (ours, or a
+ * forked child's), where sd_call() runs it. 0 or an errno value. */
+int sd_accept_id(struct rdma_cm_id *id, uint32_t qp_num,
+		 uint8_t responder_resources, uint8_t initiator_depth);
 /* Parent, before fork(): read the id's QP attributes and addresses, and
  * make the socket. Returns NULL with *error set. */
 struct sd_cm_proxy *sd_cm_proxy_prepare(TALLOC_CTX *mem_ctx,

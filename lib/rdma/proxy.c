@@ -185,25 +185,32 @@ fail:
 
 struct accept_args {
 	struct rdma_cm_id *id;
-	const struct proxy_msg *m;
+	struct rdma_conn_param param;
 };
 
 /* Runs where sd_call() runs it. */
-static int proxied_accept_fn(void *arg)
+static int accept_fn(void *arg)
 {
 	struct accept_args *a = arg;
-	struct rdma_conn_param param;
 
-	memset(&param, 0, sizeof(param));
-	/* The child's QP, moved to RTS by the child (rdma_cm touches no QP
-	 * it did not create). */
-	param.qp_num = a->m->qp_num;
-	param.responder_resources = a->m->responder_resources;
-	param.initiator_depth = a->m->initiator_depth;
-	param.retry_count = 6;
-	param.rnr_retry_count = 0;
-	param.flow_control = 1;
-	return rdma_accept(a->id, &param) != 0 ? (errno != 0 ? errno : EIO) : 0;
+	return rdma_accept(a->id, &a->param) != 0 ? (errno != 0 ? errno : EIO)
+						  : 0;
+}
+
+int sd_accept_id(struct rdma_cm_id *id, uint32_t qp_num,
+		 uint8_t responder_resources, uint8_t initiator_depth)
+{
+	struct accept_args a = { .id = id };
+
+	/* A QP the caller moved to RTS itself: rdma_cm touches no QP it did
+	 * not create. */
+	a.param.qp_num = qp_num;
+	a.param.responder_resources = responder_resources;
+	a.param.initiator_depth = initiator_depth;
+	a.param.retry_count = 6;
+	a.param.rnr_retry_count = 0;
+	a.param.flow_control = 1;
+	return sd_call(accept_fn, &a);
 }
 
 /* Runs where sd_call() runs it: the end of a child's connection. */
@@ -264,9 +271,9 @@ static bool proxied_take(struct sd_proxied *p)
 	switch (m.kind) {
 	case PROXY_ACCEPT:
 		if (!p->accepted) {
-			struct accept_args a = { .id = p->id, .m = &m };
-
-			ret = sd_call(proxied_accept_fn, &a);
+			ret = sd_accept_id(p->id, m.qp_num,
+					   m.responder_resources,
+					   m.initiator_depth);
 			if (ret == 0) {
 				p->accepted = true;
 				break;
